@@ -1,0 +1,370 @@
+"""MEMB: Model-Embedding Model-Based RL (Tan, Qu, Xiong, Zhang), §3 and Algorithm 1.
+
+Reads top to bottom:
+  1. the configuration (defaults: the paper, and the authors' code where the paper is silent),
+  2. the state pytree,
+  3. the models of §3.1 and their loss (eq. 4),
+  4. value learning on real data (eq. 5, 6),
+  5. policy improvement through the models (eq. 8, 9), unrolled over `rollout_length` imagined steps,
+  6. Algorithm 1's per-env-step update: m fused rounds in one `lax.scan`, plus the model steps.
+
+Actions live in the normalized box [-1, 1]^d; the trainer maps them onto the environment's bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from memb import config as cfg
+from memb.agents.common import Batch, polyak_update
+from memb.networks import GaussianMLP, QEnsemble, TanhGaussianPolicy, ValueFunction
+from memb.networks.distributions import gaussian_log_prob, tanh_gaussian_sample
+
+Params = Any
+
+
+# --------------------------------------------------------------------------------------------- 1. config
+@dataclass(frozen=True)
+class MEMBConfig:
+    """MEMB's hyper-parameters. Names follow the paper; see facts.md §2 for the authors' settings."""
+
+    gamma: float = 0.99
+    alpha: float = 0.2  # entropy weight α (eq. 2, 5, 8)
+    tau: float = 0.005  # target V Polyak rate: ψ̄ ← (1 − τ) ψ̄ + τ ψ (the authors' "polyak 0.995" is 1 − τ)
+    batch_size: int = 100
+    policy_hidden: tuple[int, ...] = (256, 256)
+    value_hidden: tuple[int, ...] = (256, 256)  # Q1, Q2 and V
+    model_hidden: tuple[int, ...] = (256, 128)  # dynamics and reward models, each its own MLP
+    policy_lr: float = 3e-4
+    value_lr: float = 3e-4  # Q1, Q2 and V share one Adam
+    model_lr: float = 3e-4
+    # §3.1 models
+    model_loss: Literal["mse", "nll"] = "mse"  # eq. (4): MSE of the reparameterized sample; "nll": Gaussian NLL
+    predict_delta: bool = False  # predict s' − s instead of s'
+    normalize_inputs: bool = False  # standardize model inputs with running statistics of the sampled batches
+    # Algorithm 1
+    rollout_length: int = 1  # k: imagined steps in the policy objective before bootstrapping with V
+    updates_per_step: int = 5  # m: fused actor-critic rounds per env step
+    model_updates_per_step: int = 1  # model steps per env step besides those inside the rounds
+    model_update_in_rounds: bool = True  # the authors: one model step at the start of each of the m rounds
+    random_steps: int = 1000  # uniformly random actions first
+    model_warmup_steps: int = 5000  # env steps (from the start) in which only the models train
+
+    def __post_init__(self) -> None:
+        cfg.in_range("gamma", self.gamma, 0.0, 1.0)
+        cfg.non_negative("alpha", self.alpha)
+        cfg.in_range("tau", self.tau, 0.0, 1.0, closed_high=True)
+        cfg.positive("batch_size", self.batch_size, integer=True)
+        for name in ("policy_hidden", "value_hidden", "model_hidden"):
+            cfg.layer_sizes(name, getattr(self, name))
+        for name in ("policy_lr", "value_lr", "model_lr"):
+            cfg.positive(name, getattr(self, name))
+        cfg.one_of("model_loss", self.model_loss, ("mse", "nll"))
+        cfg.positive("rollout_length", self.rollout_length, integer=True)
+        cfg.positive("updates_per_step", self.updates_per_step, integer=True)
+        cfg.non_negative("model_updates_per_step", self.model_updates_per_step, integer=True)
+        cfg.non_negative("random_steps", self.random_steps, integer=True)
+        cfg.non_negative("model_warmup_steps", self.model_warmup_steps, integer=True)
+
+
+# ---------------------------------------------------------------------------------------------- 2. state
+@flax.struct.dataclass
+class Normalizer:
+    """Running mean and variance of the models' inputs (s, a), merged batch by batch (Chan et al.)."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array
+
+    @classmethod
+    def create(cls, dim: int) -> Normalizer:
+        return cls(jnp.zeros(dim), jnp.ones(dim), jnp.zeros(()))
+
+    def update(self, x: jax.Array) -> Normalizer:
+        n = x.shape[0]
+        mean, var = x.mean(0), x.var(0)
+        total = self.count + n
+        delta = mean - self.mean
+        new_mean = self.mean + delta * n / total
+        m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
+        return Normalizer(new_mean, m2 / total, total)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return (x - self.mean) / jnp.sqrt(self.var + 1e-8)
+
+
+@flax.struct.dataclass
+class MEMBState:
+    params: dict[str, Params]  # policy, dynamics, reward, q (twin, stacked), v
+    target_v: Params  # ψ̄
+    opt_state: dict[str, Any]  # policy, model (dynamics + reward), value (q + v)
+    normalizer: Normalizer
+    key: jax.Array
+
+
+# ------------------------------------------------------------------------------------------- the agent
+class MEMB:
+    """The MEMB agent: pure functions over `MEMBState`, jitted once per agent."""
+
+    name = "memb"
+    Config = MEMBConfig
+
+    def __init__(self, config: MEMBConfig, obs_dim: int, act_dim: int):
+        self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
+        c = config
+        self.policy_net = TanhGaussianPolicy(c.policy_hidden, act_dim)
+        self.dynamics_net = GaussianMLP(c.model_hidden, obs_dim)
+        self.reward_net = GaussianMLP(c.model_hidden, 1)
+        self.q_net = QEnsemble(c.value_hidden, num=2)
+        self.v_net = ValueFunction(c.value_hidden)
+        self.policy_opt = optax.adam(c.policy_lr)
+        self.model_opt = optax.adam(c.model_lr)
+        self.value_opt = optax.adam(c.value_lr)
+        self._update = jax.jit(self.update_fn)
+        self._warmup = jax.jit(self.warmup_fn)
+        self._act = jax.jit(self.act_fn, static_argnames="deterministic")
+        self._model_error = jax.jit(self.model_error_fn)
+
+    # ------------------------------------------------------------------------------------- init
+    def init(self, key: jax.Array) -> MEMBState:
+        kp, kd, kr, kq, kv, key = jax.random.split(key, 6)
+        s = jnp.zeros((1, self.obs_dim))
+        a = jnp.zeros((1, self.act_dim))
+        sa = jnp.zeros((1, self.obs_dim + self.act_dim))
+        params = {
+            "policy": self.policy_net.init(kp, s),
+            "dynamics": self.dynamics_net.init(kd, sa),
+            "reward": self.reward_net.init(kr, sa),
+            "q": self.q_net.init(kq, s, a),
+            "v": self.v_net.init(kv, s),
+        }
+        opt_state = {
+            "policy": self.policy_opt.init(params["policy"]),
+            "model": self.model_opt.init(_model_params(params)),
+            "value": self.value_opt.init(_value_params(params)),
+        }
+        return MEMBState(
+            params=params,
+            target_v=params["v"],
+            opt_state=opt_state,
+            normalizer=Normalizer.create(self.obs_dim + self.act_dim),
+            key=key,
+        )
+
+    # ----------------------------------------------------------------------------------- acting
+    def policy(self, policy_params: Params, s: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """a = κ(s, η; θ) and log π(a|s) (reparameterized, eq. 8)."""
+        mean, log_std = self.policy_net.apply(policy_params, s)
+        return tanh_gaussian_sample(key, mean, log_std)
+
+    def act_fn(self, policy_params: Params, obs: jax.Array, key: jax.Array, deterministic: bool = False):
+        key, sub = jax.random.split(key)
+        if deterministic:
+            mean, _ = self.policy_net.apply(policy_params, obs)
+            return jnp.tanh(mean), key
+        return self.policy(policy_params, obs, sub)[0], key
+
+    def act(self, state: MEMBState, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
+        """Action(s) in [-1, 1]^d for one observation or a batch; returns (action as NumPy, next key)."""
+        obs = jnp.asarray(obs, jnp.float32)
+        action, key = self._act(state.params["policy"], obs, key, deterministic=deterministic)
+        return np.asarray(action), key
+
+    # --------------------------------------------------------------------- 3. models (§3.1, eq. 4)
+    def _model_heads(self, params: Params, normalizer: Normalizer, s: jax.Array, a: jax.Array):
+        x = jnp.concatenate([s, a], axis=-1)
+        if self.config.normalize_inputs:
+            x = normalizer(x)
+        dyn = self.dynamics_net.apply(params["dynamics"], x)
+        rew = self.reward_net.apply(params["reward"], x)
+        return dyn, rew
+
+    def dynamics_and_reward(self, params: Params, normalizer: Normalizer, s, a, key):
+        """s' = f(s, a, ζ_ω) and r̂(s, a, ζ_ϕ): reparameterized samples, μ + σ ζ (§3.1)."""
+        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(params, normalizer, s, a)
+        k_f, k_r = jax.random.split(key)
+        s_next = d_mean + jnp.exp(d_log_std) * jax.random.normal(k_f, d_mean.shape)
+        r = r_mean + jnp.exp(r_log_std) * jax.random.normal(k_r, r_mean.shape)
+        if self.config.predict_delta:
+            s_next = s + s_next
+        return s_next, r[..., 0]
+
+    def model_loss(self, model_params: Params, normalizer: Normalizer, batch: Batch, key: jax.Array):
+        """Eq. (4): J(ω) = ½ E (f(s,a,ζ) − s')², J(ϕ) = ½ E (r̂(s,a,ζ) − r)²; or the Gaussian NLL."""
+        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(
+            model_params, normalizer, batch.obs, batch.action
+        )
+        target_s = batch.next_obs - batch.obs if self.config.predict_delta else batch.next_obs
+        target_r = batch.reward[:, None]
+        if self.config.model_loss == "nll":
+            dims = target_s.shape[-1] + 1
+            nll = -(
+                gaussian_log_prob(target_s, d_mean, d_log_std)
+                + gaussian_log_prob(target_r, r_mean, r_log_std)
+            )
+            dyn_loss = rew_loss = jnp.mean(nll) / dims
+            return dyn_loss, {"model_loss": dyn_loss}
+        k_f, k_r = jax.random.split(key)
+        s_sample = d_mean + jnp.exp(d_log_std) * jax.random.normal(k_f, d_mean.shape)
+        r_sample = r_mean + jnp.exp(r_log_std) * jax.random.normal(k_r, r_mean.shape)
+        dyn_loss = 0.5 * jnp.mean((s_sample - target_s) ** 2)
+        rew_loss = 0.5 * jnp.mean((r_sample - target_r) ** 2)
+        return dyn_loss + rew_loss, {"dynamics_loss": dyn_loss, "reward_loss": rew_loss}
+
+    def model_step(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
+        key, sub = jax.random.split(state.key)
+        normalizer = state.normalizer
+        if self.config.normalize_inputs:
+            normalizer = normalizer.update(jnp.concatenate([batch.obs, batch.action], axis=-1))
+        params = _model_params(state.params)
+        grads, info = jax.grad(self.model_loss, has_aux=True)(params, normalizer, batch, sub)
+        updates, opt = self.model_opt.update(grads, state.opt_state["model"], params)
+        params = optax.apply_updates(params, updates)
+        state = state.replace(
+            params={**state.params, **params},
+            opt_state={**state.opt_state, "model": opt},
+            normalizer=normalizer,
+            key=key,
+        )
+        return state, info
+
+    # ------------------------------------------------------------- 4. value learning (eq. 5, 6)
+    def value_loss(self, value_params: Params, policy_params: Params, target_v: Params, batch: Batch, key):
+        """Eq. (6) for Q1 and Q2 with the target V̄, and eq. (5) for V with min(Q1, Q2); real data only."""
+        c = self.config
+        not_done = 1.0 - batch.terminated  # time-limit truncation is not terminal: bootstrap through it
+        q_target = batch.reward + c.gamma * not_done * self.v_net.apply(target_v, batch.next_obs)
+        q = self.q_net.apply(value_params["q"], batch.obs, batch.action)  # [2, B]
+        q_loss = 0.5 * jnp.mean(jnp.sum((q - jax.lax.stop_gradient(q_target)) ** 2, axis=0))
+
+        a_new, log_prob = self.policy(policy_params, batch.obs, key)
+        q_new = self.q_net.apply(value_params["q"], batch.obs, a_new).min(axis=0)
+        v_target = jax.lax.stop_gradient(q_new - c.alpha * log_prob)
+        v = self.v_net.apply(value_params["v"], batch.obs)
+        v_loss = 0.5 * jnp.mean((v - v_target) ** 2)
+        return q_loss + v_loss, {"q_loss": q_loss, "v_loss": v_loss, "q_mean": q.mean(), "v_mean": v.mean()}
+
+    def value_step(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
+        key, sub = jax.random.split(state.key)
+        params = _value_params(state.params)
+        grads, info = jax.grad(self.value_loss, has_aux=True)(
+            params, state.params["policy"], state.target_v, batch, sub
+        )
+        updates, opt = self.value_opt.update(grads, state.opt_state["value"], params)
+        params = optax.apply_updates(params, updates)
+        state = state.replace(
+            params={**state.params, **params}, opt_state={**state.opt_state, "value": opt}, key=key
+        )
+        return state, info
+
+    # ------------------------------------------------------- 5. policy through the models (eq. 8, 9)
+    def policy_objective(self, policy_params: Params, params: Params, normalizer, s0, not_done, key):
+        """Eq. (8) unrolled over k = `rollout_length` imagined steps from real states s0 ~ D:
+
+            V(s0) ≈ E[ Σ_{j<k} γ^j (r̂(s_j, a_j, ζ) − α log π(a_j|s_j)) + γ^k V(s_k) ],
+            a_j = κ(s_j, η_j; θ),  s_{j+1} = f(s_j, a_j, ζ_j).
+
+        Differentiating w.r.t. θ alone gives eq. (9): gradients flow through r̂, f and V but only θ moves.
+        `not_done` (the real transition's 1 − d, as in the authors' code) masks everything after step 0.
+        """
+        c = self.config
+        s, total, discount = s0, 0.0, 1.0
+        for j in range(c.rollout_length):
+            key, k_pi, k_model = jax.random.split(key, 3)
+            a, log_prob = self.policy(policy_params, s, k_pi)
+            s, r = self.dynamics_and_reward(params, normalizer, s, a, k_model)
+            total = total + discount * (r - c.alpha * log_prob)
+            discount = discount * c.gamma * (not_done if j == 0 else 1.0)
+        total = total + discount * self.v_net.apply(params["v"], s)  # online V, as the authors
+        return jnp.mean(total), {"policy_objective": jnp.mean(total), "entropy": -jnp.mean(log_prob)}
+
+    def policy_step(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
+        key, sub = jax.random.split(state.key)
+        def loss(theta):
+            objective, info = self.policy_objective(
+                theta, state.params, state.normalizer, batch.obs, 1.0 - batch.terminated, sub
+            )
+            return -objective, info
+
+        grads, info = jax.grad(loss, has_aux=True)(state.params["policy"])
+        updates, opt = self.policy_opt.update(grads, state.opt_state["policy"], state.params["policy"])
+        policy = optax.apply_updates(state.params["policy"], updates)
+        state = state.replace(
+            params={**state.params, "policy": policy},
+            opt_state={**state.opt_state, "policy": opt},
+            key=key,
+        )
+        return state, info
+
+    # ---------------------------------------------------------------- 6. Algorithm 1, one env step
+    def round(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
+        """One of the m rounds: [model step], policy step (imagined), value step (real), Polyak."""
+        info = {}
+        if self.config.model_update_in_rounds:
+            state, model_info = self.model_step(state, batch)
+            info.update(model_info)
+        state, policy_info = self.policy_step(state, batch)
+        state, value_info = self.value_step(state, batch)
+        target_v = polyak_update(state.params["v"], state.target_v, self.config.tau)
+        return state.replace(target_v=target_v), {**info, **policy_info, **value_info}
+
+    def update_fn(self, state: MEMBState, batches: Batch) -> tuple[MEMBState, dict]:
+        """All the updates of one env step, fused: m rounds in a `lax.scan`, then the remaining model steps.
+
+        `batches` has a leading axis of length `batches_per_step`: the first m feed the rounds.
+        """
+        m = self.config.updates_per_step
+        rounds = jax.tree.map(lambda x: x[:m], batches)
+        extra = jax.tree.map(lambda x: x[m:], batches)
+        state, info = jax.lax.scan(self.round, state, rounds)
+        info = jax.tree.map(jnp.mean, info)
+        if self.config.model_updates_per_step:
+            state, model_info = jax.lax.scan(self.model_step, state, extra)
+            if not self.config.model_update_in_rounds:
+                info.update(jax.tree.map(jnp.mean, model_info))
+        return state, info
+
+    def warmup_fn(self, state: MEMBState, batches: Batch) -> tuple[MEMBState, dict]:
+        """The model-only warm-up phase: model steps, nothing else."""
+        state, info = jax.lax.scan(self.model_step, state, batches)
+        return state, jax.tree.map(jnp.mean, info)
+
+    # ------------------------------------------------------------------------ trainer interface
+    def batches_per_step(self, env_step: int) -> int:
+        """How many replay batches the update after env step `env_step` (0-based) consumes."""
+        if env_step < self.config.model_warmup_steps:
+            return self.config.model_updates_per_step
+        return self.config.updates_per_step + self.config.model_updates_per_step
+
+    def update(self, state: MEMBState, batches: Batch, env_step: int) -> tuple[MEMBState, dict]:
+        if env_step < self.config.model_warmup_steps:
+            return self._warmup(state, batches)
+        return self._update(state, batches)
+
+    def model_error_fn(self, state: MEMBState, batch: Batch) -> dict:
+        """Errors of the models' mean predictions on real transitions (App. B.2)."""
+        (d_mean, _), (r_mean, _) = self._model_heads(state.params, state.normalizer, batch.obs, batch.action)
+        pred = batch.obs + d_mean if self.config.predict_delta else d_mean
+        return {
+            "model_error_state": jnp.mean(jnp.linalg.norm(pred - batch.next_obs, axis=-1)),
+            "model_error_reward": jnp.mean(jnp.abs(r_mean[..., 0] - batch.reward)),
+        }
+
+    def model_error(self, state: MEMBState, batch: Batch) -> dict[str, float]:
+        return {k: float(v) for k, v in self._model_error(state, batch).items()}
+
+
+def _model_params(params: Params) -> Params:
+    return {"dynamics": params["dynamics"], "reward": params["reward"]}
+
+
+def _value_params(params: Params) -> Params:
+    return {"q": params["q"], "v": params["v"]}
+

@@ -1,0 +1,1 @@
+"""The `memb` command line: a thin layer over experiments/ and training/."""

@@ -1,0 +1,212 @@
+"""`memb train` and `memb evaluate`.
+
+Every field of the trainer's and the agent's config is a flag (`--batch-size 256`, `--model-hidden 256,128`),
+generated from the dataclasses so that the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from memb import config as cfg
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem and where to look, then exit 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"memb: error: {message}\n")
+    sys.exit(EXIT_USAGE)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> list[str]:
+    """A flag for every config field, defaulting to 'not given' so that presets and files can apply."""
+    from memb.agents import AGENTS
+    from memb.training import TrainConfig
+
+    names = []
+    groups = [("trainer", TrainConfig), *((f"agent ({name})", a.Config) for name, a in AGENTS.items())]
+    for title, cls in groups:
+        group = parser.add_argument_group(f"{title} settings")
+        for f in dataclasses.fields(cls):
+            if f.name in names:
+                continue
+            names.append(f.name)
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if isinstance(default, tuple):
+                default = ",".join(map(str, default))
+            extra = " or 'paper' (the paper's budget for the env)" if f.name == "steps" else ""
+            group.add_argument(
+                f"--{f.name.replace('_', '-')}",
+                dest=f.name,
+                default=None,
+                metavar=f.name.upper(),
+                help=f"{cfg.describe(cls, f.name)}{extra} (default: {default})",
+            )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="memb",
+        description="MEMB: model-embedding model-based RL. `memb train` alone trains on Pendulum-v1.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    train = sub.add_parser(
+        "train",
+        help="train an agent and write a run directory",
+        description="Train an agent. Settings apply in order: defaults, the paper's preset for the env, "
+        "--config, then flags.",
+    )
+    train.add_argument("--out", default=None, help="run directory (default: runs/ENV-sSEED)")
+    train.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    train.add_argument("--algo", default="memb", help="the agent (default: memb)")
+    train.add_argument(
+        "--preset",
+        default="paper",
+        choices=("paper", "none"),
+        help="paper: the paper's settings for its seven tasks, when --env is one of them (default)",
+    )
+    train.add_argument("--config", default=None, help="a TOML or JSON file of settings, flat or in [train]/[agent]")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
+    train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    _add_config_flags(train)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="re-evaluate a run's saved parameters",
+        description="Run deterministic episodes with the parameters saved in a run directory.",
+    )
+    evaluate.add_argument("run_dir", help="a directory written by `memb train`")
+    evaluate.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
+    evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes' resets (default: 12345)")
+    evaluate.add_argument("--video", default=None, metavar="FILE", help="record the first episode to FILE (.mp4 or .gif)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from memb.training import EnvError, RunDirError
+
+    try:
+        if args.command == "train":
+            return _train(args)
+        return _evaluate(args)
+    except (cfg.ConfigError, EnvError, RunDirError) as e:
+        _fail(str(e))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from memb.agents import AGENTS
+    from memb.experiments import resolve
+    from memb.training import TrainConfig, train
+
+    cfg.one_of("algo", args.algo, tuple(AGENTS))
+    field_names = {f.name for f in dataclasses.fields(TrainConfig)} | {
+        f.name for f in dataclasses.fields(AGENTS[args.algo].Config)
+    }
+    overrides = {k: v for k, v in vars(args).items() if k in field_names and v is not None}
+    run, notes = resolve(overrides, algo=args.algo, preset=args.preset, config_file=args.config)
+    if args.print_config:
+        print(json.dumps(run.to_dict(), indent=2))
+        return 0
+    out = Path(args.out) if args.out else Path("runs") / f"{run.train.env}-s{run.train.seed}"
+    for note in notes:
+        print(f"memb: using {note}", file=sys.stderr)
+    result = train(
+        run,
+        out,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        tensorboard=not args.no_tensorboard,
+    )
+    last = result.eval_rows[-1]
+    print(
+        f"memb: {run.train.env} seed {run.train.seed}: return {last['return_mean']:.1f} ± {last['return_std']:.1f} "
+        f"at step {last['step']}; results in {out}"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from memb.training import RunConfig, make_env
+    from memb.training.evaluation import evaluate
+    from memb.training.trainer import build_agent, load_state
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.json").is_file() or not (run_dir / "state.msgpack").is_file():
+        _fail(f"{run_dir} has no config.json and state.msgpack; pass a finished `memb train` run directory")
+    if args.episodes < 1:
+        _fail(f"--episodes must be >= 1, got {args.episodes}")
+    data = json.loads((run_dir / "config.json").read_text())
+    data.pop("versions", None)
+    run = RunConfig.from_dict(data)
+    render = {"render_mode": "rgb_array"} if args.video else {}
+    envs = [make_env(run.train.env, **render) for _ in range(args.episodes)]
+    agent = build_agent(run, envs[0])
+    state = load_state(run_dir, agent)
+    import jax
+
+    frames = []
+    on_frame = None
+    if args.video:
+        def on_frame(i, frame):
+            if i == 0:
+                frames.append(frame)
+
+    try:
+        result = evaluate(
+            agent, state, envs, jax.random.PRNGKey(args.seed),
+            seeds=[args.seed + i for i in range(args.episodes)], on_frame=on_frame,
+        )
+    except Exception as e:  # rendering back-ends fail in many ways; say which and how to fix it
+        if args.video:
+            _fail(f"rendering failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                  "for MuJoCo tasks set MUJOCO_GL=egl or MUJOCO_GL=osmesa, for classic control pip install pygame")
+        raise
+    row = result.row()
+    print(
+        f"{run.train.env}: return {row['return_mean']:.1f} ± {row['return_std']:.1f} over {args.episodes} "
+        f"episodes (min {row['return_min']:.1f}, max {row['return_max']:.1f})"
+    )
+    if args.video:
+        _write_video(Path(args.video), frames, envs[0])
+        print(f"video of episode 1: {args.video}")
+    return 0
+
+
+def _write_video(path: Path, frames: list, env) -> None:
+    import imageio.v2 as imageio
+
+    from memb.training.io import write_bytes_atomic
+
+    fps = env.metadata.get("render_fps", 30)
+    suffix = path.suffix.lower() or ".gif"
+    try:
+        data = imageio.mimwrite("<bytes>", frames, format=suffix, fps=fps) if suffix == ".mp4" else \
+            imageio.mimwrite("<bytes>", frames, format=".gif", duration=1000 / fps)
+    except Exception as e:
+        _fail(f"cannot write {path} ({str(e).splitlines()[0]}); try a .gif file, or pip install imageio-ffmpeg for .mp4")
+    write_bytes_atomic(path, data)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

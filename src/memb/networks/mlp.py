@@ -1,0 +1,85 @@
+"""MLPs with the heads MEMB needs: Gaussian models, a tanh-Gaussian policy, twin Q and V."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from memb.networks.distributions import bounded_log_std
+
+# The authors bound every log-std with a tanh layer mapped onto [-20, 2].
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+class MLP(nn.Module):
+    """Dense ReLU layers of the given widths, then a linear layer of `out_dim` units."""
+
+    hidden: Sequence[int]
+    out_dim: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        return nn.Dense(self.out_dim)(x)
+
+
+class GaussianMLP(nn.Module):
+    """A trunk with a mean head and a bounded log-std head (the models of eq. 4, the policy)."""
+
+    hidden: Sequence[int]
+    out_dim: int
+    log_std_min: float = LOG_STD_MIN
+    log_std_max: float = LOG_STD_MAX
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        mean = nn.Dense(self.out_dim)(x)
+        log_std = bounded_log_std(nn.Dense(self.out_dim)(x), self.log_std_min, self.log_std_max)
+        return mean, log_std
+
+
+class TanhGaussianPolicy(GaussianMLP):
+    """π(a|s): the Gaussian of the pre-squash action; sample with `tanh_gaussian_sample`."""
+
+
+class ValueFunction(nn.Module):
+    """V_ψ(s) (eq. 5)."""
+
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, s: jax.Array) -> jax.Array:
+        return MLP(self.hidden, 1)(s)[..., 0]
+
+
+class _Q(nn.Module):
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, s: jax.Array, a: jax.Array) -> jax.Array:
+        return MLP(self.hidden, 1)(jnp.concatenate([s, a], axis=-1))[..., 0]
+
+
+class QEnsemble(nn.Module):
+    """`num` independent Q_φ(s, a) networks evaluated as one batched network (output: [num, ...])."""
+
+    hidden: Sequence[int]
+    num: int = 2
+
+    @nn.compact
+    def __call__(self, s: jax.Array, a: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            _Q,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num,
+        )
+        return ensemble(self.hidden)(s, a)

@@ -1,0 +1,58 @@
+"""The trainer's configuration, and the run's whole configuration (trainer + agent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from memb import config as cfg
+from memb.agents import AGENTS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    env: str = "Pendulum-v1"
+    seed: int = 0
+    steps: int = 10_000  # env steps in total, random and warm-up steps included
+    epoch_length: int = 1_000  # env steps between evaluations
+    eval_episodes: int = 10  # deterministic episodes per evaluation (the paper used 1)
+    buffer_size: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env, str) or not self.env:
+            raise cfg.ConfigError(f"env must be a Gymnasium id such as Pendulum-v1, got {self.env!r}")
+        cfg.non_negative("seed", self.seed, integer=True)
+        cfg.positive("steps", self.steps, integer=True)
+        cfg.positive("epoch_length", self.epoch_length, integer=True)
+        cfg.positive("eval_episodes", self.eval_episodes, integer=True)
+        cfg.positive("buffer_size", self.buffer_size, integer=True)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; written to the run directory as config.json."""
+
+    algo: str = "memb"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    agent: Any = None  # the algorithm's own config dataclass
+
+    def __post_init__(self) -> None:
+        cfg.one_of("algo", self.algo, tuple(AGENTS))
+        if self.agent is None:
+            object.__setattr__(self, "agent", AGENTS[self.algo].Config())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"algo": self.algo, "train": cfg.to_dict(self.train), "agent": cfg.to_dict(self.agent)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        algo = values.get("algo", "memb")
+        cfg.one_of("algo", algo, tuple(AGENTS))
+        unknown = sorted(set(values) - {"algo", "train", "agent"})
+        if unknown:
+            raise cfg.ConfigError(f"unknown config section {unknown[0]!r}; sections are algo, train, agent")
+        return cls(
+            algo=algo,
+            train=cfg.from_dict(TrainConfig, values.get("train", {}), where="train"),
+            agent=cfg.from_dict(AGENTS[algo].Config, values.get("agent", {}), where="agent"),
+        )
