@@ -130,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out) if args.out else Path("runs") / f"{run.train.env}-s{run.train.seed}"
     for note in notes:
-        print(f"memb: using {note}", file=sys.stderr)
+        print(f"memb: using {note}")
     result = train(
         run,
         out,

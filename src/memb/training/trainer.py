@@ -38,6 +38,7 @@ class TrainResult:
     eval_rows: list[dict]
     metric_rows: list[dict]
     state: object
+    buffer: ReplayBuffer
 
     @property
     def final_return(self) -> float:
@@ -202,7 +203,7 @@ def train(
     )
     for e in [train_env, *eval_envs]:
         e.close()
-    return TrainResult(out, eval_rows, metric_rows, host_state)
+    return TrainResult(out, eval_rows, metric_rows, host_state, buffer)
 
 
 def load_state(run_dir: Path, agent):

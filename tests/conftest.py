@@ -1,0 +1,39 @@
+import jax
+import numpy as np
+import pytest
+
+from memb.agents import MEMB, Batch, MEMBConfig
+
+
+def tiny_config(**overrides) -> MEMBConfig:
+    base = dict(
+        batch_size=8,
+        policy_hidden=(8, 8),
+        value_hidden=(8, 8),
+        model_hidden=(8, 4),
+        updates_per_step=2,
+        random_steps=0,
+        model_warmup_steps=0,
+    )
+    return MEMBConfig(**{**base, **overrides})
+
+
+def random_batch(rng: np.random.Generator, n: int, obs_dim: int, act_dim: int, dtype=np.float32) -> Batch:
+    return Batch(
+        obs=rng.normal(size=(n, obs_dim)).astype(dtype),
+        action=rng.uniform(-1, 1, size=(n, act_dim)).astype(dtype),
+        reward=rng.normal(size=(n,)).astype(dtype),
+        next_obs=rng.normal(size=(n, obs_dim)).astype(dtype),
+        terminated=(rng.uniform(size=(n,)) < 0.3).astype(dtype),
+    )
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tiny_agent():
+    agent = MEMB(tiny_config(), obs_dim=3, act_dim=2)
+    return agent, agent.init(jax.random.PRNGKey(0))

@@ -1,0 +1,59 @@
+"""The trainer: terminal versus truncation, action scaling, and a short learning test."""
+
+import numpy as np
+import pytest
+
+import envs_for_tests  # noqa: F401
+from conftest import tiny_config
+from memb.training import RunConfig, TrainConfig, train
+
+
+def test_terminal_and_truncation_masks_and_action_scaling(tmp_path):
+    run = RunConfig(
+        train=TrainConfig(env="MembTestCountdown-v0", steps=20, epoch_length=20, eval_episodes=1),
+        agent=tiny_config(random_steps=10, model_warmup_steps=5, batch_size=4),
+    )
+    result = train(run, tmp_path / "run", progress=False, tensorboard=False)
+    buf = result.buffer
+    n = len(buf)
+    assert n == 20
+    t_next, parity = buf.next_obs[:n, 0], buf.next_obs[:n, 1]
+    # episodes: 5 steps truncated by the TimeLimit, 3 steps terminated, 5 truncated, 3 terminated, ...
+    expected_terminal = (parity == 1) & (t_next == 3)
+    np.testing.assert_array_equal(buf.terminated[:n], expected_terminal.astype(np.float32))
+    assert expected_terminal.sum() == 2  # two true terminals among the 20 steps
+    truncation_ends = (parity == 0) & (t_next == 5)
+    assert truncation_ends.sum() == 2 and not buf.terminated[:n][truncation_ends].any()  # bootstrapped
+    # the stored next state of a truncated step is the last state, not the next episode's first
+    assert set(t_next[truncation_ends]) == {5.0}
+    # the agent's [-1, 1] action is mapped onto the env's [-2, 2]: CountdownEnv pays the env action
+    np.testing.assert_allclose(buf.reward[:n], 2.0 * buf.action[:n, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_same_run(tmp_path):
+    run = RunConfig(
+        train=TrainConfig(env="Pendulum-v1", steps=400, epoch_length=200, eval_episodes=2),
+        agent=tiny_config(random_steps=100, model_warmup_steps=200, batch_size=16),
+    )
+    a = train(run, tmp_path / "a", progress=False, tensorboard=False)
+    b = train(run, tmp_path / "b", progress=False, tensorboard=False)
+    assert [r["return_mean"] for r in a.eval_rows] == [r["return_mean"] for r in b.eval_rows]
+    assert (tmp_path / "a" / "state.msgpack").read_bytes() == (tmp_path / "b" / "state.msgpack").read_bytes()
+
+
+@pytest.mark.slow
+def test_memb_learns_pendulum(tmp_path):
+    """A short run must take Pendulum well beyond a random policy (about -1200 to -1500 per episode)."""
+    from memb.agents import MEMBConfig
+
+    run = RunConfig(
+        train=TrainConfig(env="Pendulum-v1", steps=2_500, epoch_length=500, eval_episodes=4),
+        agent=MEMBConfig(
+            model_hidden=(32, 16), policy_hidden=(64, 64), value_hidden=(64, 64),
+            random_steps=500, model_warmup_steps=500, updates_per_step=5,
+        ),
+    )
+    result = train(run, tmp_path / "run", progress=False, tensorboard=False)
+    first, best = result.eval_rows[0]["return_mean"], max(r["return_mean"] for r in result.eval_rows[-2:])
+    assert first < -900  # the untrained policy
+    assert best > -400, [round(r["return_mean"]) for r in result.eval_rows]
