@@ -11,16 +11,15 @@ Writes benchmarks/results/NAME/seedK/ (the run directories) and benchmarks/resul
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _record import header  # noqa: E402
-
 from memb.experiments import resolve  # noqa: E402
 from memb.training import train  # noqa: E402
 from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
+
+from _record import header  # noqa: E402
 
 
 def seeds_arg(text: str) -> list[int]:
@@ -54,16 +53,25 @@ def main() -> None:
         reached = next((s for s, ret in curve if ret >= args.threshold), None)
         held = reached is not None and all(ret >= args.threshold for s, ret in curve if s >= reached)
         ok = reached is not None and reached <= args.by and (held or not args.hold)
-        per_seed.append({"seed": seed, "first_step_at_threshold": reached, "held": held, "success": ok,
-                         "final_return": curve[-1][1], "curve": curve,
-                         "wall_time_s": result.eval_rows[-1]["time"]})
+        per_seed.append(
+            {
+                "seed": seed,
+                "first_step_at_threshold": reached,
+                "held": held,
+                "success": ok,
+                "final_return": curve[-1][1],
+                "curve": curve,
+                "wall_time_s": result.eval_rows[-1]["time"],
+            }
+        )
         print(f"seed {seed}: reached {args.threshold} at {reached}, held {held}, final {curve[-1][1]:.1f}", flush=True)
     successes = sum(s["success"] for s in per_seed)
     record = {
         **header(),
         "env": args.env,
         "config": run.to_dict() | {"train": run.to_dict()["train"] | {"seed": "per seed"}},
-        "criterion": f"eval return >= {args.threshold} by {args.by} steps" + (" and held" if args.hold else "")
+        "criterion": f"eval return >= {args.threshold} by {args.by} steps"
+        + (" and held" if args.hold else "")
         + f" in >= {args.need} of {len(args.seeds)} seeds",
         "successes": successes,
         "passed": successes >= args.need,
@@ -82,15 +90,20 @@ def main() -> None:
         "",
         "| seed | first step at threshold | held | final return | wall time (s) |",
         "|---|---|---|---|---|",
-        *[f"| {s['seed']} | {s['first_step_at_threshold']} | {s['held']} | {s['final_return']:.1f} | "
-          f"{s['wall_time_s']:.0f} |" for s in per_seed],
+        *[
+            f"| {s['seed']} | {s['first_step_at_threshold']} | {s['held']} | {s['final_return']:.1f} | "
+            f"{s['wall_time_s']:.0f} |"
+            for s in per_seed
+        ],
         "",
         "Evaluation returns (mean of the deterministic episodes) per epoch:",
         "",
         "| step | " + " | ".join(f"seed {s['seed']}" for s in per_seed) + " |",
         "|---" * (len(per_seed) + 1) + "|",
-        *[f"| {step} | " + " | ".join(f"{s['curve'][i][1]:.1f}" for s in per_seed) + " |"
-          for i, (step, _) in enumerate(per_seed[0]["curve"])],
+        *[
+            f"| {step} | " + " | ".join(f"{s['curve'][i][1]:.1f}" for s in per_seed) + " |"
+            for i, (step, _) in enumerate(per_seed[0]["curve"])
+        ],
     ]
     write_bytes_atomic(root / "result.md", ("\n".join(lines) + "\n").encode())
     print(f"{'PASSED' if record['passed'] else 'FAILED'}: {successes}/{len(args.seeds)}; {root / 'result.md'}")

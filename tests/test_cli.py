@@ -5,12 +5,31 @@ import json
 
 import pytest
 
-import envs_for_tests  # noqa: F401  (registers the test envs)
 from memb.cli.main import main
 
-FAST = ["--steps", "300", "--epoch-length", "150", "--eval-episodes", "2", "--random-steps", "100",
-        "--model-warmup-steps", "150", "--batch-size", "16", "--policy-hidden", "16,16",
-        "--value-hidden", "16,16", "--model-hidden", "16,16", "--no-progress"]
+import envs_for_tests  # noqa: F401  (registers the test envs)
+
+FAST = [
+    "--steps",
+    "300",
+    "--epoch-length",
+    "150",
+    "--eval-episodes",
+    "2",
+    "--random-steps",
+    "100",
+    "--model-warmup-steps",
+    "150",
+    "--batch-size",
+    "16",
+    "--policy-hidden",
+    "16,16",
+    "--value-hidden",
+    "16,16",
+    "--model-hidden",
+    "16,16",
+    "--no-progress",
+]
 
 
 def run_cli(args, capsys):
@@ -113,8 +132,18 @@ def test_short_train_writes_every_file_and_evaluate_reads_them(tmp_path, capsys)
     assert [int(r["step"]) for r in rows] == [150, 300]
     assert {"step", "return_mean", "return_std"} <= set(rows[0])
     metrics = list(csv.DictReader((out / "metrics.csv").open()))
-    need = {"q_loss", "v_loss", "dynamics_loss", "reward_loss", "policy_objective", "alpha",
-            "model_error_state", "model_error_reward", "updates_per_s", "env_steps_per_s"}
+    need = {
+        "q_loss",
+        "v_loss",
+        "dynamics_loss",
+        "reward_loss",
+        "policy_objective",
+        "alpha",
+        "model_error_state",
+        "model_error_reward",
+        "updates_per_s",
+        "env_steps_per_s",
+    }
     assert need <= set(metrics[-1])
     assert float(metrics[-1]["updates_per_s"]) > 0 and float(metrics[-1]["q_loss"]) >= 0
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries

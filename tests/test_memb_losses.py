@@ -4,10 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_batch, tiny_config
 
 from memb.agents import MEMB
 from memb.networks.distributions import tanh_gaussian_sample
+
+from conftest import random_batch, tiny_config
 
 
 def as_f64(tree):
@@ -40,7 +41,9 @@ def test_policy_objective_matches_hand_unroll(k, rng):
     state = agent.init(jax.random.PRNGKey(1))
     b = random_batch(rng, 16, 3, 2)
     key = jax.random.PRNGKey(7)
-    got, _ = agent.policy_objective(state.params["policy"], state.params, state.normalizer, b.obs, 1 - b.terminated, key)
+    got, _ = agent.policy_objective(
+        state.params["policy"], state.params, state.normalizer, b.obs, 1 - b.terminated, key
+    )
     want = hand_objective(agent, state.params, state.normalizer, b.obs, 1 - b.terminated, key, k)
     assert float(got) == pytest.approx(float(want), rel=1e-6)
 
@@ -81,11 +84,15 @@ def test_policy_step_moves_only_the_policy(tiny_agent, rng):
     jax.tree.map(np.testing.assert_array_equal, new.target_v, state.target_v)
     jax.tree.map(np.testing.assert_array_equal, new.opt_state["model"], state.opt_state["model"])
     jax.tree.map(np.testing.assert_array_equal, new.opt_state["value"], state.opt_state["value"])
-    changed = jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.any(x != y)), new.params["policy"], state.params["policy"]))
+    changed = jax.tree.leaves(
+        jax.tree.map(lambda x, y: bool(np.any(x != y)), new.params["policy"], state.params["policy"])
+    )
     assert all(changed)
     # ... although the objective does depend on the models and V: the gradient flows through them
     g = jax.grad(
-        lambda p: agent.policy_objective(state.params["policy"], p, state.normalizer, b.obs, 1 - b.terminated, state.key)[0]
+        lambda p: agent.policy_objective(
+            state.params["policy"], p, state.normalizer, b.obs, 1 - b.terminated, state.key
+        )[0]
     )(state.params)
     for name in ("dynamics", "reward", "v"):
         assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(g[name])) > 0
@@ -177,11 +184,38 @@ def test_update_schedule_counts_and_warmup(rng):
     assert set(info) == {"dynamics_loss", "reward_loss"}
     full, info = agent.update(state, stacked, env_step=10)
     assert {"q_loss", "v_loss", "policy_objective", "dynamics_loss"} <= set(info)
-    assert not np.allclose(jax.flatten_util.ravel_pytree(full.params["policy"])[0],
-                           jax.flatten_util.ravel_pytree(state.params["policy"])[0])
+    assert not np.allclose(
+        jax.flatten_util.ravel_pytree(full.params["policy"])[0],
+        jax.flatten_util.ravel_pytree(state.params["policy"])[0],
+    )
     # the scan equals the rounds run one by one, then the extra model step
     manual = state
     for i in range(3):
-        manual, _ = agent.round(manual, jax.tree.map(lambda x: x[i], stacked))
+        manual, _ = agent.round(manual, jax.tree.map(lambda x, i=i: x[i], stacked))
     manual, _ = agent.model_step(manual, jax.tree.map(lambda x: x[3], stacked))
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-6), full.params, manual.params)
+
+
+def test_update_flops_hand_count():
+    from memb.agents.memb import MEMBConfig, update_flops
+
+    c = MEMBConfig(
+        batch_size=10,
+        policy_hidden=(4,),
+        value_hidden=(5,),
+        model_hidden=(3,),
+        updates_per_step=2,
+        model_updates_per_step=1,
+        model_update_in_rounds=True,
+    )
+    f = update_flops(c, obs_dim=2, act_dim=1)
+    pi = 2 * 10 * (2 * 4 + 4 * 2)  # 2 -> 4 -> (mean, log-std) 2
+    dyn = 2 * 10 * (3 * 3 + 3 * 4)  # 3 -> 3 -> 4
+    rew = 2 * 10 * (3 * 3 + 3 * 2)
+    q = 2 * 10 * (3 * 5 + 5 * 1)
+    v = 2 * 10 * (2 * 5 + 5 * 1)
+    assert f["model_step"] == 3 * (dyn + rew)
+    assert f["policy_step"] == 3 * pi + 2 * (dyn + rew) + 2 * v
+    assert f["value_step"] == v + 6 * q + pi + 2 * q + 3 * v
+    assert f["round"] == f["model_step"] + f["policy_step"] + f["value_step"]
+    assert f["env_step"] == 2 * f["round"] + f["model_step"]

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from memb.training import RunConfig, TrainConfig, train
+
 import envs_for_tests  # noqa: F401
 from conftest import tiny_config
-from memb.training import RunConfig, TrainConfig, train
 
 
 def test_terminal_and_truncation_masks_and_action_scaling(tmp_path):
@@ -49,8 +50,12 @@ def test_memb_learns_pendulum(tmp_path):
     run = RunConfig(
         train=TrainConfig(env="Pendulum-v1", steps=2_500, epoch_length=500, eval_episodes=4),
         agent=MEMBConfig(
-            model_hidden=(32, 16), policy_hidden=(64, 64), value_hidden=(64, 64),
-            random_steps=500, model_warmup_steps=500, updates_per_step=5,
+            model_hidden=(32, 16),
+            policy_hidden=(64, 64),
+            value_hidden=(64, 64),
+            random_steps=500,
+            model_warmup_steps=500,
+            updates_per_step=5,
         ),
     )
     result = train(run, tmp_path / "run", progress=False, tensorboard=False)

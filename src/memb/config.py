@@ -43,16 +43,20 @@ def one_of(name: str, value: Any, choices: tuple) -> None:
 
 
 def layer_sizes(name: str, value: tuple) -> None:
-    if not isinstance(value, tuple) or not value or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    if (
+        not isinstance(value, tuple)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
     ):
         raise ConfigError(f"{name} must be a non-empty list of positive layer widths such as 256,256; got {value!r}")
 
 
 def _number(name: str, value: Any, integer: bool) -> None:
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or (
-        isinstance(value, float) and not math.isfinite(value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or (isinstance(value, float) and not math.isfinite(value))
     ):
         kind = "an integer" if integer else "a finite number"
         raise ConfigError(f"{name} must be {kind}, got {value!r}")
@@ -135,14 +139,11 @@ def from_dict(cls: type, values: dict[str, Any], *, where: str = "config") -> An
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(
-            f"unknown {where} key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
-        )
+        raise ConfigError(f"unknown {where} key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
     return cls(**{k: coerce(cls, k, v) for k, v in values.items()})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
     return {
-        f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v
-        for f in dataclasses.fields(config)
+        f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v for f in dataclasses.fields(config)
     }

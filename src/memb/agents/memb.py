@@ -198,17 +198,12 @@ class MEMB:
 
     def model_loss(self, model_params: Params, normalizer: Normalizer, batch: Batch, key: jax.Array):
         """Eq. (4): J(ω) = ½ E (f(s,a,ζ) − s')², J(ϕ) = ½ E (r̂(s,a,ζ) − r)²; or the Gaussian NLL."""
-        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(
-            model_params, normalizer, batch.obs, batch.action
-        )
+        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(model_params, normalizer, batch.obs, batch.action)
         target_s = batch.next_obs - batch.obs if self.config.predict_delta else batch.next_obs
         target_r = batch.reward[:, None]
         if self.config.model_loss == "nll":
             dims = target_s.shape[-1] + 1
-            nll = -(
-                gaussian_log_prob(target_s, d_mean, d_log_std)
-                + gaussian_log_prob(target_r, r_mean, r_log_std)
-            )
+            nll = -(gaussian_log_prob(target_s, d_mean, d_log_std) + gaussian_log_prob(target_r, r_mean, r_log_std))
             dyn_loss = rew_loss = jnp.mean(nll) / dims
             return dyn_loss, {"model_loss": dyn_loss}
         k_f, k_r = jax.random.split(key)
@@ -259,9 +254,7 @@ class MEMB:
         )
         updates, opt = self.value_opt.update(grads, state.opt_state["value"], params)
         params = optax.apply_updates(params, updates)
-        state = state.replace(
-            params={**state.params, **params}, opt_state={**state.opt_state, "value": opt}, key=key
-        )
+        state = state.replace(params={**state.params, **params}, opt_state={**state.opt_state, "value": opt}, key=key)
         return state, info
 
     # ------------------------------------------------------- 5. policy through the models (eq. 8, 9)
@@ -287,6 +280,7 @@ class MEMB:
 
     def policy_step(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
         key, sub = jax.random.split(state.key)
+
         def loss(theta):
             objective, info = self.policy_objective(
                 theta, state.params, state.normalizer, batch.obs, 1.0 - batch.terminated, sub
@@ -368,3 +362,37 @@ def _model_params(params: Params) -> Params:
 def _value_params(params: Params) -> Params:
     return {"q": params["q"], "v": params["v"]}
 
+
+# ------------------------------------------------------------------------------------------- cost model
+def dense_flops(batch: int, sizes: list[int]) -> int:
+    """Forward FLOPs of the matrix products of an MLP with layer widths `sizes` (input first)."""
+    return sum(2 * batch * i * o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def update_flops(config: MEMBConfig, obs_dim: int, act_dim: int) -> dict[str, int]:
+    """Matmul FLOPs of MEMB's updates, counted from the network shapes (a backward pass costs two forwards
+    when it needs weight and input gradients, one when it needs only input gradients).
+
+    Returns the FLOPs of one model step, one policy step, one value step, one round (what `updates_per_s`
+    counts) and one env step after the warm-up.
+    """
+    c, b = config, config.batch_size
+    sa = obs_dim + act_dim
+    pi = dense_flops(b, [obs_dim, *c.policy_hidden, 2 * act_dim])  # mean and log-std heads
+    dyn = dense_flops(b, [sa, *c.model_hidden, 2 * obs_dim])
+    rew = dense_flops(b, [sa, *c.model_hidden, 2])
+    q = dense_flops(b, [sa, *c.value_hidden, 1])
+    v = dense_flops(b, [obs_dim, *c.value_hidden, 1])
+    model_step = 3 * (dyn + rew)
+    # per imagined step: π forward and weight+input backward; models forward and input backward; then V
+    policy_step = c.rollout_length * (3 * pi + 2 * (dyn + rew)) + 2 * v
+    # V̄(s') forward; Q1, Q2 forward+backward; π forward; Q1, Q2 at π's action forward; V forward+backward
+    value_step = v + 3 * 2 * q + pi + 2 * q + 3 * v
+    round_ = policy_step + value_step + (model_step if c.model_update_in_rounds else 0)
+    return {
+        "model_step": model_step,
+        "policy_step": policy_step,
+        "value_step": value_step,
+        "round": round_,
+        "env_step": c.updates_per_step * round_ + c.model_updates_per_step * model_step,
+    }

@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", help="a directory written by `memb train`")
     evaluate.add_argument("--episodes", type=int, default=10, help="episodes (default: 10)")
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the episodes' resets (default: 12345)")
-    evaluate.add_argument("--video", default=None, metavar="FILE", help="record the first episode to FILE (.mp4 or .gif)")
+    evaluate.add_argument(
+        "--video", default=None, metavar="FILE", help="record the first episode to FILE (.mp4 or .gif)"
+    )
     return parser
 
 
@@ -168,19 +170,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     frames = []
     on_frame = None
     if args.video:
+
         def on_frame(i, frame):
             if i == 0:
                 frames.append(frame)
 
     try:
         result = evaluate(
-            agent, state, envs, jax.random.PRNGKey(args.seed),
-            seeds=[args.seed + i for i in range(args.episodes)], on_frame=on_frame,
+            agent,
+            state,
+            envs,
+            jax.random.PRNGKey(args.seed),
+            seeds=[args.seed + i for i in range(args.episodes)],
+            on_frame=on_frame,
         )
     except Exception as e:  # rendering back-ends fail in many ways; say which and how to fix it
         if args.video:
-            _fail(f"rendering failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                  "for MuJoCo tasks set MUJOCO_GL=egl or MUJOCO_GL=osmesa, for classic control pip install pygame")
+            _fail(
+                f"rendering failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                "for MuJoCo tasks set MUJOCO_GL=egl or MUJOCO_GL=osmesa, for classic control pip install pygame"
+            )
         raise
     row = result.row()
     print(
@@ -201,10 +210,15 @@ def _write_video(path: Path, frames: list, env) -> None:
     fps = env.metadata.get("render_fps", 30)
     suffix = path.suffix.lower() or ".gif"
     try:
-        data = imageio.mimwrite("<bytes>", frames, format=suffix, fps=fps) if suffix == ".mp4" else \
-            imageio.mimwrite("<bytes>", frames, format=".gif", duration=1000 / fps)
+        data = (
+            imageio.mimwrite("<bytes>", frames, format=suffix, fps=fps)
+            if suffix == ".mp4"
+            else imageio.mimwrite("<bytes>", frames, format=".gif", duration=1000 / fps)
+        )
     except Exception as e:
-        _fail(f"cannot write {path} ({str(e).splitlines()[0]}); try a .gif file, or pip install imageio-ffmpeg for .mp4")
+        _fail(
+            f"cannot write {path} ({str(e).splitlines()[0]}); try a .gif file, or pip install imageio-ffmpeg for .mp4"
+        )
     write_bytes_atomic(path, data)
 
 

@@ -23,14 +23,26 @@ PAPER: dict[str, Preset] = {
     "Pendulum-v1": Preset(
         50_000,
         {},
-        {"alpha": 0.2, "value_lr": 3e-4, "model_lr": 3e-4, "model_hidden": (32, 16), "updates_per_step": 5,
-         "model_warmup_steps": 1_000},
+        {
+            "alpha": 0.2,
+            "value_lr": 3e-4,
+            "model_lr": 3e-4,
+            "model_hidden": (32, 16),
+            "updates_per_step": 5,
+            "model_warmup_steps": 1_000,
+        },
     ),
     "InvertedPendulum-v5": Preset(
         40_000,
         {},
-        {"alpha": 0.1, "value_lr": 1e-3, "model_lr": 3e-4, "model_hidden": (32, 16), "updates_per_step": 1,
-         "model_warmup_steps": 1_000},
+        {
+            "alpha": 0.1,
+            "value_lr": 1e-3,
+            "model_lr": 3e-4,
+            "model_hidden": (32, 16),
+            "updates_per_step": 1,
+            "model_warmup_steps": 1_000,
+        },
     ),
     "HalfCheetah-v5": Preset(
         200_000,

@@ -36,9 +36,7 @@ def tanh_gaussian_log_prob(u: jax.Array, mean: jax.Array, log_std: jax.Array) ->
     return gaussian_log_prob(u, mean, log_std) - jnp.sum(log_one_minus_tanh_sq(u), axis=-1)
 
 
-def tanh_gaussian_sample(
-    key: jax.Array, mean: jax.Array, log_std: jax.Array
-) -> tuple[jax.Array, jax.Array]:
+def tanh_gaussian_sample(key: jax.Array, mean: jax.Array, log_std: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Reparameterized sample a = κ(s, η) = tanh(mean + std η), η ~ N(0, I); returns (a, log π(a|s))."""
     eta = jax.random.normal(key, mean.shape, mean.dtype)
     u = mean + jnp.exp(log_std) * eta

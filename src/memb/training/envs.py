@@ -45,9 +45,7 @@ def _name(source: EnvSource, env: gym.Env) -> str:
 def check_env_spaces(env: gym.Env, name: str) -> None:
     act, obs = env.action_space, env.observation_space
     if not isinstance(act, gym.spaces.Box):
-        raise EnvError(
-            f"{name} has a {type(act).__name__} action space; MEMB needs a continuous Box action space"
-        )
+        raise EnvError(f"{name} has a {type(act).__name__} action space; MEMB needs a continuous Box action space")
     if not (np.all(np.isfinite(act.low)) and np.all(np.isfinite(act.high))):
         raise EnvError(
             f"{name} has an unbounded action space; wrap it with gymnasium.wrappers.ClipAction "

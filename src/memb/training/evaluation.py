@@ -65,7 +65,7 @@ def evaluate(
                 active[i] = False
     transitions = None
     if stored:
-        o, a, r, o2, d = map(np.asarray, zip(*stored))
+        o, a, r, o2, d = map(np.asarray, zip(*stored, strict=True))
         transitions = Batch(
             obs=o.astype(np.float32),
             action=a.astype(np.float32),

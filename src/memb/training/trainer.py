@@ -149,9 +149,7 @@ def train(
             epoch_time = time.perf_counter() - epoch_start
             train_time += epoch_time
             steps_in_epoch = (step % tc.epoch_length) + 1
-            result = evaluate(
-                agent, state, eval_envs, eval_key, seeds=_eval_seeds(tc) if not eval_rows else None
-            )
+            result = evaluate(agent, state, eval_envs, eval_key, seeds=_eval_seeds(tc) if not eval_rows else None)
             eval_row = {"step": step + 1, **result.row(), "time": time.perf_counter() - start}
             eval_rows.append(eval_row)
             metric_row = {

@@ -1,0 +1,183 @@
+"""Throughput of MEMB's update and of the real trainer, against the machine's float32 matmul roofline.
+
+    python benchmarks/throughput.py            # writes benchmarks/results/throughput/<date>.json and .md
+
+Measured in one run, on an otherwise idle machine (a timing taken while anything else runs is worthless):
+  1. the roofline: float32 256x256x256 matrix products through XLA (what memb's updates run on);
+  2. the fused update alone (m rounds + model steps of one env step, one jitted call) on replay batches;
+  3. the real trainer (`memb.training.train`) on HalfCheetah-v5: updates/s and env steps/s from its metrics.
+Each for two settings: batch 256 with every MLP (256, 256), and the authors' (batch 100, models (256, 128)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from memb.agents import MEMB  # noqa: E402
+from memb.agents.memb import update_flops  # noqa: E402
+from memb.experiments import resolve  # noqa: E402
+from memb.training import ReplayBuffer, train  # noqa: E402
+from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
+
+from _record import header  # noqa: E402
+
+OBS, ACT = 17, 6  # HalfCheetah-v5
+SETTINGS = {
+    "batch256-all256": {
+        "batch_size": 256,
+        "policy_hidden": "256,256",
+        "value_hidden": "256,256",
+        "model_hidden": "256,256",
+    },
+    "authors": {},  # the paper preset for HalfCheetah-v5: batch 100, (256, 256) policy/value, (256, 128) models
+}
+
+
+def median_of(fn, repeats: int = 3) -> float:
+    return float(np.median([fn() for _ in range(repeats)]))
+
+
+def matmul_gflops(seconds: float = 3.0) -> float:
+    n, chain = 256, 64
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32) / 16.0
+
+    @jax.jit
+    def run(x):
+        return jax.lax.fori_loop(0, chain, lambda i, y: jnp.tanh(y @ a), x)
+
+    x = jax.block_until_ready(run(a))
+
+    def once():
+        calls, t0 = 0, time.perf_counter()
+        y = x
+        while time.perf_counter() - t0 < seconds:
+            y = run(y)
+            calls += 1
+        jax.block_until_ready(y)
+        return calls * chain * 2 * n**3 / (time.perf_counter() - t0) / 1e9
+
+    return median_of(once)
+
+
+def update_rate(agent: MEMB, seconds: float = 5.0) -> float:
+    """Rounds (actor-critic updates) per second of the fused per-env-step update, replay sampling included."""
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(10_000, OBS, ACT)
+    for _ in range(10_000):
+        buf.add(rng.normal(size=OBS), rng.uniform(-1, 1, ACT), rng.normal(), rng.normal(size=OBS), False)
+    state = agent.init(jax.random.PRNGKey(0))
+    step = agent.config.model_warmup_steps  # past the warm-up: the full update
+    n = agent.batches_per_step(step)
+    state, _ = agent.update(state, buf.sample(rng, n, agent.config.batch_size), step)
+    jax.block_until_ready(state)
+
+    def once():
+        nonlocal state
+        calls, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            state, _ = agent.update(state, buf.sample(rng, n, agent.config.batch_size), step)
+            calls += 1
+        jax.block_until_ready(state)
+        return calls * agent.config.updates_per_step / (time.perf_counter() - t0)
+
+    return median_of(once)
+
+
+def trainer_rate(overrides: dict, steps: int) -> dict:
+    """A short real run: 1000 random steps, 1000 model-only steps, then full updates; the last epoch's rates."""
+    run, _ = resolve(
+        {
+            **overrides,
+            "env": "HalfCheetah-v5",
+            "steps": steps,
+            "eval_episodes": 1,
+            "random_steps": 1000,
+            "model_warmup_steps": 1000,
+        }
+    )
+    with tempfile.TemporaryDirectory() as d:
+        result = train(run, Path(d) / "run", progress=False, tensorboard=False)
+    last = result.metric_rows[-1]
+    return {"updates_per_s": last["updates_per_s"], "env_steps_per_s": last["env_steps_per_s"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trainer-steps", type=int, default=4000)
+    p.add_argument("--seconds", type=float, default=5.0)
+    args = p.parse_args()
+
+    roofline = matmul_gflops()
+    print(f"float32 matmul 256^3 through XLA: {roofline:.1f} GFLOP/s", flush=True)
+    rows = {}
+    for name, overrides in SETTINGS.items():
+        run, _ = resolve({**overrides, "env": "HalfCheetah-v5"})
+        agent = MEMB(run.agent, OBS, ACT)
+        flops = update_flops(run.agent, OBS, ACT)
+        ups = update_rate(agent, args.seconds)
+        trainer = trainer_rate(overrides, args.trainer_steps)
+        # achieved rate: all the matmul work of an env step, per second
+        gflops = ups / run.agent.updates_per_step * flops["env_step"] / 1e9
+        rows[name] = {
+            "batch_size": run.agent.batch_size,
+            "updates_per_step": run.agent.updates_per_step,
+            "policy_hidden": run.agent.policy_hidden,
+            "value_hidden": run.agent.value_hidden,
+            "model_hidden": run.agent.model_hidden,
+            "gflop_per_round": flops["round"] / 1e9,
+            "gflop_per_env_step": flops["env_step"] / 1e9,
+            "update_only_updates_per_s": ups,
+            "update_only_gflops": gflops,
+            "roofline_fraction": gflops / roofline,
+            "trainer_updates_per_s": trainer["updates_per_s"],
+            "trainer_env_steps_per_s": trainer["env_steps_per_s"],
+        }
+        print(
+            f"{name}: update alone {ups:.1f} updates/s = {gflops:.1f} GFLOP/s = {gflops / roofline:.0%} of the "
+            f"roofline; trainer {trainer['updates_per_s']:.1f} updates/s, "
+            f"{trainer['env_steps_per_s']:.1f} env steps/s",
+            flush=True,
+        )
+    record = {**header(), "matmul_gflops": roofline, "settings": rows}
+    out = Path(__file__).parent / "results" / "throughput"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
+    write_json_atomic(out / f"{stamp}.json", record)
+    lines = [
+        "# MEMB throughput on HalfCheetah-v5 shapes",
+        "",
+        f"- command: `{record['command']}`",
+        f"- commit: {record['commit']}",
+        f"- date: {record['date']}",
+        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, {record['machine']['jax_device']}",
+        f"- float32 matmul roofline (256^3 through XLA): {roofline:.1f} GFLOP/s",
+        "",
+        "| setting | batch | GFLOP/round | update alone (rounds/s) | GFLOP/s | roofline | trainer updates/s "
+        "| trainer env steps/s |",
+        "|---|---|---|---|---|---|---|---|",
+        *[
+            f"| {n} | {r['batch_size']} | {r['gflop_per_round']:.3f} | {r['update_only_updates_per_s']:.1f} | "
+            f"{r['update_only_gflops']:.1f} | {r['roofline_fraction']:.0%} | {r['trainer_updates_per_s']:.1f} | "
+            f"{r['trainer_env_steps_per_s']:.1f} |"
+            for n, r in rows.items()
+        ],
+        "",
+        "A round is one actor-critic update (model step, policy step through the models, value step, Polyak);",
+        "an env step after the warm-up is m rounds plus the extra model step(s). GFLOP/s counts all of that work.",
+    ]
+    write_bytes_atomic(out / f"{stamp}.md", ("\n".join(lines) + "\n").encode())
+    print(f"written {out / stamp}.json and .md")
+
+
+if __name__ == "__main__":
+    main()
