@@ -41,6 +41,7 @@ def main() -> None:
     p.add_argument("--need", type=int, default=4, help="seeds that must succeed")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     args = p.parse_args()
+    started = header()  # the commit and date the run started from
 
     root = Path(__file__).parent / "results" / args.name
     root.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def main() -> None:
         print(f"seed {seed}: reached {args.threshold} at {reached}, held {held}, final {curve[-1][1]:.1f}", flush=True)
     successes = sum(s["success"] for s in per_seed)
     record = {
-        **header(),
+        **started,
         "env": args.env,
         "config": run.to_dict() | {"train": run.to_dict()["train"] | {"seed": "per seed"}},
         "criterion": f"eval return >= {args.threshold} by {args.by} steps"

@@ -116,6 +116,7 @@ def main() -> None:
     p.add_argument("--trainer-steps", type=int, default=4000)
     p.add_argument("--seconds", type=float, default=5.0)
     args = p.parse_args()
+    started = header()
 
     roofline = matmul_gflops()
     print(f"float32 matmul 256^3 through XLA: {roofline:.1f} GFLOP/s", flush=True)
@@ -148,7 +149,7 @@ def main() -> None:
             f"{trainer['env_steps_per_s']:.1f} env steps/s",
             flush=True,
         )
-    record = {**header(), "matmul_gflops": roofline, "settings": rows}
+    record = {**started, "matmul_gflops": roofline, "settings": rows}
     out = Path(__file__).parent / "results" / "throughput"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
