@@ -118,11 +118,16 @@ def test_help_lists_every_config_field(capsys):
         assert f"--{f.name.replace('_', '-')}" in out
 
 
-def test_short_train_writes_every_file_and_evaluate_reads_them(tmp_path, capsys):
-    out = tmp_path / "run"
-    code, stdout, err = run_cli(["train", *FAST, "--out", str(out)], capsys)
-    assert code == 0, err
-    assert "results in" in stdout
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One short `memb train` run shared by the tests that read a run directory."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", *FAST, "--out", str(out)]) == 0
+    return out
+
+
+def test_short_train_writes_every_file_and_evaluate_reads_them(trained_run, capsys):
+    out = trained_run
     for name in ("config.json", "eval.csv", "metrics.csv", "state.msgpack", "summary.json"):
         assert (out / name).is_file(), name
     assert any(p.name.startswith("events.out.tfevents") for p in (out / "tb").iterdir())
@@ -156,3 +161,12 @@ def test_short_train_writes_every_file_and_evaluate_reads_them(tmp_path, capsys)
 def test_evaluate_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
     code, _, err = run_cli(["evaluate", str(tmp_path)], capsys)
     assert code == 2 and "no config.json" in err
+
+
+def test_evaluate_records_a_video(trained_run, tmp_path, capsys):
+    pytest.importorskip("pygame", reason="rendering Pendulum-v1 needs pygame (pip install -e '.[video]')")
+    out = trained_run
+    video = tmp_path / "pendulum.gif"
+    code, stdout, err = run_cli(["evaluate", str(out), "--episodes", "1", "--video", str(video)], capsys)
+    assert code == 0, err
+    assert video.stat().st_size > 1000 and video.read_bytes()[:3] == b"GIF"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -162,6 +163,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     data.pop("versions", None)
     run = RunConfig.from_dict(data)
     render = {"render_mode": "rgb_array"} if args.video else {}
+    if args.video:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # classic-control envs render through pygame, off-screen
     envs = [make_env(run.train.env, **render) for _ in range(args.episodes)]
     agent = build_agent(run, envs[0])
     state = load_state(run_dir, agent)
