@@ -37,7 +37,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--threshold", type=float, required=True)
     p.add_argument("--by", type=int, required=True, help="the step budget to reach the threshold in")
-    p.add_argument("--hold", action="store_true", help="also require every later evaluation >= threshold")
+    p.add_argument(
+        "--hold", action="store_true", help="require every evaluation from some step <= BY on to be >= threshold"
+    )
     p.add_argument("--need", type=int, default=4, help="seeds that must succeed")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     args = p.parse_args()
@@ -65,7 +67,10 @@ def main() -> None:
                 "wall_time_s": result.eval_rows[-1]["time"],
             }
         )
-        print(f"seed {seed}: reached {args.threshold} at {reached}, held {held}, final {curve[-1][1]:.1f}", flush=True)
+        print(
+            f"seed {seed}: reached {args.threshold} at {reached}, held from {stable}, final {curve[-1][1]:.1f}",
+            flush=True,
+        )
     successes = sum(s["success"] for s in per_seed)
     record = {
         **started,
@@ -89,7 +94,7 @@ def main() -> None:
         f"- date: {record['date']}",
         f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, jax {record['machine']['jax']}",
         "",
-        "| seed | first step at threshold | held | final return | wall time (s) |",
+        "| seed | first step at threshold | held from step | final return | wall time (s) |",
         "|---|---|---|---|---|",
         *[
             f"| {s['seed']} | {s['first_step_at_threshold']} | {s['held']} | {s['final_return']:.1f} | "

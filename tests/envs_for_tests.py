@@ -50,3 +50,22 @@ def register() -> None:
 
 
 register()
+
+
+class NaNEnv(CountdownEnv):
+    """Returns a NaN observation at its 7th step."""
+
+    def reset(self, *, seed=None, options=None):
+        self.total = getattr(self, "total", 0)
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        self.total += 1
+        if self.total == 7:
+            obs = np.array([np.nan, 0.0], np.float32)
+        return obs, reward, terminated, truncated, info
+
+
+if "MembTestNaN-v0" not in gym.registry:
+    gym.register("MembTestNaN-v0", entry_point=NaNEnv, max_episode_steps=5)

@@ -181,7 +181,8 @@ def test_update_schedule_counts_and_warmup(rng):
     stacked = jax.tree.map(lambda x: x.reshape(4, 8, *x.shape[1:]), b)
     warm, info = agent.update(state, jax.tree.map(lambda x: x[:1], stacked), env_step=5)
     jax.tree.map(np.testing.assert_array_equal, warm.params["policy"], state.params["policy"])  # model-only
-    assert set(info) == {"dynamics_loss", "reward_loss"}
+    assert set(info) == {"dynamics_loss", "reward_loss", "finite"}
+    assert np.asarray(info["finite"]).tolist() == [True, True, True]
     full, info = agent.update(state, stacked, env_step=10)
     assert {"q_loss", "v_loss", "policy_objective", "dynamics_loss"} <= set(info)
     assert not np.allclose(

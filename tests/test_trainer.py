@@ -48,7 +48,7 @@ def test_memb_learns_pendulum(tmp_path):
     from memb.agents import MEMBConfig
 
     run = RunConfig(
-        train=TrainConfig(env="Pendulum-v1", steps=2_500, epoch_length=500, eval_episodes=4),
+        train=TrainConfig(env="Pendulum-v1", steps=4_000, epoch_length=500, eval_episodes=4),
         agent=MEMBConfig(
             model_hidden=(32, 16),
             policy_hidden=(64, 64),

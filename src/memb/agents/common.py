@@ -6,6 +6,7 @@ from typing import Any
 
 import flax
 import jax
+import jax.numpy as jnp
 
 
 @flax.struct.dataclass
@@ -17,6 +18,12 @@ class Batch:
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
+
+
+def all_finite(*trees: Any) -> jax.Array:
+    """True when every floating-point leaf of every tree is finite (a cheap reduction inside jitted code)."""
+    leaves = [x for t in trees for x in jax.tree.leaves(t)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
 def polyak_update(online: Any, target: Any, tau: float) -> Any:

@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from memb import config as cfg
-from memb.agents.common import Batch, polyak_update
+from memb.agents.common import Batch, all_finite, polyak_update
 from memb.networks import GaussianMLP, QEnsemble, TanhGaussianPolicy, ValueFunction
 from memb.networks.distributions import gaussian_log_prob, tanh_gaussian_sample
 
@@ -115,6 +115,7 @@ class MEMB:
 
     name = "memb"
     Config = MEMBConfig
+    components = ("policy", "value", "model")  # what the optimizers train; `info["finite"]` follows this order
 
     def __init__(self, config: MEMBConfig, obs_dim: int, act_dim: int):
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
@@ -124,9 +125,10 @@ class MEMB:
         self.reward_net = GaussianMLP(c.model_hidden, 1)
         self.q_net = QEnsemble(c.value_hidden, num=2)
         self.v_net = ValueFunction(c.value_hidden)
-        self.policy_opt = optax.adam(c.policy_lr)
-        self.model_opt = optax.adam(c.model_lr)
-        self.value_opt = optax.adam(c.value_lr)
+        # learning rates live in the optimizer state, so that a divergence remedy can lower one of them
+        self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
+        self.model_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.model_lr)
+        self.value_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.value_lr)
         self._update = jax.jit(self.update_fn)
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
@@ -323,12 +325,36 @@ class MEMB:
             state, model_info = jax.lax.scan(self.model_step, state, extra)
             if not self.config.model_update_in_rounds:
                 info.update(jax.tree.map(jnp.mean, model_info))
-        return state, info
+        return state, {**info, "finite": self.health(state, info)}
 
     def warmup_fn(self, state: MEMBState, batches: Batch) -> tuple[MEMBState, dict]:
         """The model-only warm-up phase: model steps, nothing else."""
         state, info = jax.lax.scan(self.model_step, state, batches)
-        return state, jax.tree.map(jnp.mean, info)
+        info = jax.tree.map(jnp.mean, info)
+        return state, {**info, "finite": self.health(state, info)}
+
+    def health(self, state: MEMBState, info: dict) -> jax.Array:
+        """Per component (policy, value, model): are its parameters and its losses finite? A divergence guard."""
+        losses = {
+            "policy": ("policy_objective",),
+            "value": ("q_loss", "v_loss"),
+            "model": ("dynamics_loss", "reward_loss", "model_loss"),
+        }
+        params = {
+            "policy": state.params["policy"],
+            "value": _value_params(state.params),
+            "model": _model_params(state.params),
+        }
+        return jnp.stack([all_finite(params[c], [info[k] for k in losses[c] if k in info]) for c in self.components])
+
+    def scale_learning_rate(self, state: MEMBState, component: str, factor: float) -> MEMBState:
+        """The state with `component`'s learning rate multiplied by `factor` (a divergence remedy)."""
+        opt = state.opt_state[component]
+        hyper = {**opt.hyperparams, "learning_rate": opt.hyperparams["learning_rate"] * factor}
+        return state.replace(opt_state={**state.opt_state, component: opt._replace(hyperparams=hyper)})
+
+    def learning_rates(self, state: MEMBState) -> dict[str, float]:
+        return {c: float(state.opt_state[c].hyperparams["learning_rate"]) for c in self.components}
 
     # ------------------------------------------------------------------------ trainer interface
     def batches_per_step(self, env_step: int) -> int:

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", default=None, help="run directory (default: runs/ENV-sSEED)")
     train.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    train.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the run in DIR from its newest intact checkpoint (only --steps may change)",
+    )
     train.add_argument("--algo", default="memb", help="the agent (default: memb)")
     train.add_argument(
         "--preset",
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from memb.training import EnvError, RunDirError
+    from memb.training import DivergenceError, EnvError, Interrupted, RunDirError
 
     try:
         if args.command == "train":
@@ -114,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         return _evaluate(args)
     except (cfg.ConfigError, EnvError, RunDirError) as e:
         _fail(str(e))
+    except DivergenceError as e:
+        sys.stderr.write(f"memb: error: {e}\n")
+        return 1
+    except Interrupted as e:
+        sys.stderr.write(f"memb: {e}; continue with `memb train --resume {e.run_dir}`\n")
+        return 128 + e.signum
     return 0
 
 
@@ -127,6 +139,8 @@ def _train(args: argparse.Namespace) -> int:
         f.name for f in dataclasses.fields(AGENTS[args.algo].Config)
     }
     overrides = {k: v for k, v in vars(args).items() if k in field_names and v is not None}
+    if args.resume is not None:
+        return _resume(args, overrides)
     run, notes = resolve(overrides, algo=args.algo, preset=args.preset, config_file=args.config)
     if args.print_config:
         print(json.dumps(run.to_dict(), indent=2))
@@ -149,8 +163,28 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resume(args: argparse.Namespace, overrides: dict) -> int:
+    import dataclasses
+
+    from memb.training import read_run_config, train
+
+    run_dir = Path(args.resume)
+    changed = sorted(set(overrides) - {"steps"})
+    if changed or args.config or args.out or args.overwrite:
+        what = f"--{changed[0].replace('_', '-')}" if changed else "--config/--out/--overwrite"
+        _fail(f"{what} can't be combined with --resume: a resumed run keeps its config (only --steps may grow)")
+    run = read_run_config(run_dir)
+    if "steps" in overrides:
+        steps = cfg.coerce(type(run.train), "steps", overrides["steps"])
+        run = dataclasses.replace(run, train=dataclasses.replace(run.train, steps=steps))
+    result = train(run, run_dir, resume=True, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
+    last = result.eval_rows[-1]
+    print(f"memb: {run.train.env}: return {last['return_mean']:.1f} ± {last['return_std']:.1f} at step {last['step']}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from memb.training import RunConfig, make_env
+    from memb.training import make_env, read_run_config
     from memb.training.evaluation import evaluate
     from memb.training.trainer import build_agent, load_state
 
@@ -159,9 +193,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _fail(f"{run_dir} has no config.json and state.msgpack; pass a finished `memb train` run directory")
     if args.episodes < 1:
         _fail(f"--episodes must be >= 1, got {args.episodes}")
-    data = json.loads((run_dir / "config.json").read_text())
-    data.pop("versions", None)
-    run = RunConfig.from_dict(data)
+    run = read_run_config(run_dir)
     render = {"render_mode": "rgb_array"} if args.video else {}
     if args.video:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # classic-control envs render through pygame, off-screen

@@ -4,10 +4,21 @@ from memb.training.buffer import ReplayBuffer
 from memb.training.config import RunConfig, TrainConfig
 from memb.training.envs import ActionScaler, EnvError, make_env
 from memb.training.evaluation import EvalResult, evaluate
-from memb.training.trainer import RunDirError, TrainResult, build_agent, load_state, train
+from memb.training.trainer import (
+    DivergenceError,
+    Interrupted,
+    RunDirError,
+    TrainResult,
+    build_agent,
+    load_state,
+    read_run_config,
+    train,
+)
 
 __all__ = [
     "ActionScaler",
+    "DivergenceError",
+    "Interrupted",
     "EnvError",
     "EvalResult",
     "ReplayBuffer",
@@ -18,6 +29,7 @@ __all__ = [
     "build_agent",
     "evaluate",
     "load_state",
+    "read_run_config",
     "make_env",
     "train",
 ]

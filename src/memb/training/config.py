@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from memb import config as cfg
 from memb.agents import AGENTS
@@ -17,6 +17,10 @@ class TrainConfig:
     epoch_length: int = 1_000  # env steps between evaluations
     eval_episodes: int = 10  # deterministic episodes per evaluation (the paper used 1)
     buffer_size: int = 1_000_000
+    checkpoint_every: int = 10_000  # env steps between checkpoints (0: only at the end and on SIGINT/SIGTERM)
+    keep_checkpoints: int = 2  # the newest complete checkpoints kept on disk
+    on_divergence: Literal["restore", "stop"] = "restore"  # non-finite update: restore and halve that lr, or stop
+    max_restores: int = 3  # divergence restores before the run stops
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, str) or not self.env:
@@ -26,6 +30,10 @@ class TrainConfig:
         cfg.positive("epoch_length", self.epoch_length, integer=True)
         cfg.positive("eval_episodes", self.eval_episodes, integer=True)
         cfg.positive("buffer_size", self.buffer_size, integer=True)
+        cfg.non_negative("checkpoint_every", self.checkpoint_every, integer=True)
+        cfg.positive("keep_checkpoints", self.keep_checkpoints, integer=True)
+        cfg.one_of("on_divergence", self.on_divergence, ("restore", "stop"))
+        cfg.non_negative("max_restores", self.max_restores, integer=True)
 
 
 @dataclass(frozen=True)

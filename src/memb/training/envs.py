@@ -68,3 +68,72 @@ class ActionScaler:
     def to_env(self, action: np.ndarray) -> np.ndarray:
         action = np.clip(action, -1.0, 1.0)
         return (self.low + 0.5 * (action + 1.0) * (self.high - self.low)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------- env state
+_CLASSIC_ATTRS = ("state", "last_u", "steps_beyond_terminated")
+
+
+def _time_limit(env: gym.Env):
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return env
+        env = env.env
+    return None
+
+
+def _to_json(value):
+    if isinstance(value, np.ndarray):
+        return {"ndarray": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, dict) and "ndarray" in value:
+        return np.asarray(value["ndarray"], dtype=value["dtype"])
+    return value
+
+
+def get_env_state(env: gym.Env) -> dict | None:
+    """Everything needed to continue `env` exactly where it is (JSON-able), or None where it can't be captured.
+
+    Captured: MuJoCo tasks (the full integration state, mjSTATE_INTEGRATION), classic-control style envs that keep
+    their state in a `state` attribute; for both, the env's RNG and the TimeLimit counter.
+    """
+    u = env.unwrapped
+    captured: dict = {"np_random": u.np_random.bit_generator.state}
+    limit = _time_limit(env)
+    captured["elapsed_steps"] = None if limit is None else limit._elapsed_steps
+    try:
+        from gymnasium.envs.mujoco import MujocoEnv
+    except ImportError:  # gymnasium without its MuJoCo extra
+        MujocoEnv = ()
+    if isinstance(u, MujocoEnv):
+        import mujoco
+
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(u.model, spec))
+        mujoco.mj_getState(u.model, u.data, physics, spec)
+        captured["mujoco"] = physics.tolist()
+        return captured
+    if hasattr(u, "state"):
+        captured["attrs"] = {name: _to_json(getattr(u, name)) for name in _CLASSIC_ATTRS if hasattr(u, name)}
+        return captured
+    return None
+
+
+def set_env_state(env: gym.Env, captured: dict) -> None:
+    """Restore what `get_env_state` captured into an env of the same kind that has been reset once."""
+    u = env.unwrapped
+    u.np_random.bit_generator.state = captured["np_random"]
+    limit = _time_limit(env)
+    if limit is not None:
+        limit._elapsed_steps = captured["elapsed_steps"]
+    if "mujoco" in captured:
+        import mujoco
+
+        mujoco.mj_setState(u.model, u.data, np.asarray(captured["mujoco"]), mujoco.mjtState.mjSTATE_INTEGRATION)
+    for name, value in captured.get("attrs", {}).items():
+        setattr(u, name, _from_json(value))

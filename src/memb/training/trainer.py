@@ -2,18 +2,29 @@
 
 Run directory:
     config.json     the resolved configuration (and library versions)
-    eval.csv        step, return_mean, return_std, ... after every epoch
-    metrics.csv     losses, model error on held-out real transitions, updates/s, env steps/s, per epoch
+    eval.csv        step, return_mean, return_std, ... after every epoch (deterministic: no timings)
+    metrics.csv     losses, model error on held-out real transitions, updates/s, env steps/s, times, per epoch
+    events.json     divergence events and interruptions, if any
     tb/             TensorBoard event files of the same numbers
+    checkpoints/    the complete training state every `checkpoint_every` steps (see checkpoint.py)
     state.msgpack   the final agent state (parameters, target networks, optimizer states)
     summary.json    the final evaluation and timings, written last
+
+A run killed at any moment resumes from its newest checkpoint (`train(..., resume=True)`, `memb train --resume`);
+for envs whose state is captured (MuJoCo tasks, classic control) the resumed run ends bit-identical to an
+uninterrupted one: the same eval.csv, metrics (bar the timings) and final parameters.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import math
 import shutil
+import signal
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import flax.serialization
@@ -21,15 +32,28 @@ import jax
 import numpy as np
 
 from memb.agents import AGENTS
+from memb.training import checkpoint
 from memb.training.buffer import ReplayBuffer
 from memb.training.config import RunConfig
-from memb.training.envs import ActionScaler, EnvSource, make_env
+from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
 from memb.training.evaluation import evaluate
 from memb.training.io import write_bytes_atomic, write_csv_atomic, write_json_atomic
 
 
 class RunDirError(ValueError):
     """The output directory cannot be used; one line that says what to do."""
+
+
+class DivergenceError(RuntimeError):
+    """Training produced non-finite numbers and the configuration says to stop (or the remedies ran out)."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM: a checkpoint was written; `memb train --resume` continues the run."""
+
+    def __init__(self, signum: int, run_dir: Path, step: int):
+        self.signum, self.run_dir, self.step = signum, run_dir, step
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint written")
 
 
 @dataclass
@@ -45,17 +69,44 @@ class TrainResult:
         return self.eval_rows[-1]["return_mean"]
 
 
+@dataclass
+class LoopState:
+    """Everything of the training loop that a checkpoint holds besides the agent state and the replay buffer."""
+
+    step: int = 0  # env steps done
+    obs: np.ndarray | None = None
+    episode_return: float = 0.0
+    episode_returns: list[float] = field(default_factory=list)
+    eval_rows: list[dict] = field(default_factory=list)
+    metric_rows: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    pending: list[dict] = field(default_factory=list)  # per-update metrics of the epoch in progress (host floats)
+    rounds: int = 0  # actor-critic rounds in the epoch in progress
+    epoch_seconds: float = 0.0  # training time spent in the epoch in progress before the last checkpoint
+    train_seconds: float = 0.0
+    restores: int = 0
+
+
 def check_run_dir(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out} is a file; choose a directory path")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise RunDirError(f"--out {out} exists and is not empty; choose another path or pass --overwrite")
+        raise RunDirError(f"--out {out} exists and is not empty; choose another path, pass --overwrite, or --resume it")
 
 
 def build_agent(config: RunConfig, env):
     obs_dim = env.observation_space.shape[0]
     act_dim = env.action_space.shape[0]
     return AGENTS[config.algo](config.agent, obs_dim, act_dim)
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} has no config.json; pass a directory written by `memb train`")
+    data = json.loads(path.read_text())
+    data.pop("versions", None)
+    return RunConfig.from_dict(data)
 
 
 def versions() -> dict[str, str]:
@@ -81,138 +132,340 @@ def train(
     *,
     env: EnvSource | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     progress: bool = True,
     tensorboard: bool = True,
 ) -> TrainResult:
-    """Train `config.algo` on `env` (default: `config.train.env`) and write the run directory `out`."""
+    """Train `config.algo` on `env` (default: `config.train.env`) and write the run directory `out`.
+
+    With `resume=True`, `out` must be a run directory of the same config (only `steps` may grow); training continues
+    from its newest intact checkpoint, or starts over when it has none.
+    """
     tc = config.train
     out = Path(out)
-    check_run_dir(out, overwrite)
+    if resume:
+        if not (out / "config.json").is_file():
+            raise RunDirError(f"{out} has no config.json to resume; start it with `memb train --out {out}`")
+    else:
+        check_run_dir(out, overwrite)
     source = env if env is not None else tc.env
     train_env = make_env(source)
-    eval_envs = [make_env(tc.env if env is None or isinstance(env, str) else env) for _ in range(tc.eval_episodes)]
+    eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
     agent = build_agent(config, train_env)
     # Everything is validated: only now is the run directory made.
-    if out.exists() and overwrite:
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        if out.exists() and overwrite:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", {**config.to_dict(), "versions": versions()})
 
-    key = jax.random.PRNGKey(tc.seed)
-    init_key, act_key, eval_key = jax.random.split(key, 3)
-    state = agent.init(init_key)
-    rng = np.random.default_rng(tc.seed)  # random actions and replay sampling
-    buffer = ReplayBuffer(min(tc.buffer_size, tc.steps), agent.obs_dim, agent.act_dim)
-    scaler = ActionScaler(train_env.action_space)
-    writer = _tensorboard(out) if tensorboard else None
-    bar = _progress_bar(tc, progress)
+    run = _Run(config, agent, train_env, eval_envs, out)
+    ckpt = checkpoint.latest(out) if resume else None
+    if ckpt is not None:
+        run.restore(ckpt)
+    elif resume:
+        print(f"memb: {out} has no intact checkpoint; starting over", file=sys.stderr)
+    try:
+        return run.loop(progress=progress, tensorboard=tensorboard)
+    finally:
+        for e in [train_env, *eval_envs]:
+            e.close()
 
-    eval_rows: list[dict] = []
-    metric_rows: list[dict] = []
-    infos: list[dict] = []
-    episode_returns: list[float] = []
-    obs, _ = train_env.reset(seed=tc.seed)
-    train_env.action_space.seed(tc.seed)
-    episode_return, rounds, start = 0.0, 0, time.perf_counter()
-    epoch_start, train_time = start, 0.0
-    batch_size = agent.config.batch_size
 
-    for step in range(tc.steps):
-        # act: uniformly random first, then the stochastic policy
-        if step < agent.config.random_steps:
-            action = rng.uniform(-1.0, 1.0, agent.act_dim).astype(np.float32)
-        else:
-            action, act_key = agent.act(state, obs, act_key)
-        next_obs, reward, terminated, truncated, _ = train_env.step(scaler.to_env(action))
-        buffer.add(obs, action, reward, next_obs, terminated)
-        episode_return += float(reward)
-        obs = next_obs
-        if terminated or truncated:
-            episode_returns.append(episode_return)
-            episode_return = 0.0
-            obs, _ = train_env.reset()
+def _fresh(source):
+    """A second env from a factory; an env instance can't be copied, so evaluation then shares nothing with it."""
+    if callable(source) and not hasattr(source, "step"):
+        return source
+    raise EnvError("pass env as an id or a factory (not an instance) so that evaluation gets its own envs")
 
-        # learn: every update of this env step in one jitted call
-        num_batches = agent.batches_per_step(step)
-        if num_batches and len(buffer) >= batch_size:
-            batches = buffer.sample(rng, num_batches, batch_size)
-            state, info = agent.update(state, batches, step)
-            infos.append(info)
-            if step >= agent.config.model_warmup_steps:
-                rounds += agent.config.updates_per_step
-        if bar is not None:
-            bar.update(1)
 
-        # evaluate at the end of every epoch, and at the very end
-        if (step + 1) % tc.epoch_length == 0 or step + 1 == tc.steps:
-            jax.block_until_ready(state)
-            epoch_time = time.perf_counter() - epoch_start
-            train_time += epoch_time
-            steps_in_epoch = (step % tc.epoch_length) + 1
-            result = evaluate(agent, state, eval_envs, eval_key, seeds=_eval_seeds(tc) if not eval_rows else None)
-            eval_row = {"step": step + 1, **result.row(), "time": time.perf_counter() - start}
-            eval_rows.append(eval_row)
-            metric_row = {
-                "step": step + 1,
-                "episodes": len(episode_returns),
-                "train_return": float(np.mean(episode_returns[-10:])) if episode_returns else float("nan"),
-                "alpha": getattr(agent.config, "alpha", float("nan")),
-                **_mean_infos(infos),
-                **(agent.model_error(state, result.transitions) if result.transitions is not None else {}),
-                "updates_per_s": rounds / epoch_time,
-                "env_steps_per_s": steps_in_epoch / epoch_time,
-                "time": time.perf_counter() - start,
-            }
-            metric_rows.append(metric_row)
-            write_csv_atomic(out / "eval.csv", eval_rows)
-            write_csv_atomic(out / "metrics.csv", metric_rows)
-            if writer is not None:
-                for k, v in eval_row.items():
-                    if k != "step":
-                        writer.add_scalar(f"eval/{k}", v, step + 1)
-                for k, v in metric_row.items():
-                    if k != "step":
-                        writer.add_scalar(f"train/{k}", v, step + 1)
-                writer.flush()
+class _Run:
+    """One training run: the loop, its checkpoints and its guards."""
+
+    def __init__(self, config: RunConfig, agent, train_env, eval_envs, out: Path):
+        self.config, self.tc, self.agent = config, config.train, agent
+        self.train_env, self.eval_envs, self.out = train_env, eval_envs, out
+        self.scaler = ActionScaler(train_env.action_space)
+        key = jax.random.PRNGKey(self.tc.seed)
+        init_key, self.act_key, self.eval_key = jax.random.split(key, 3)
+        self.state = agent.init(init_key)
+        self.rng = np.random.default_rng(self.tc.seed)  # random actions and replay sampling
+        self.buffer = ReplayBuffer(min(self.tc.buffer_size, self.tc.steps), agent.obs_dim, agent.act_dim)
+        self.loop_state = LoopState()
+        self.loop_state.obs, _ = train_env.reset(seed=self.tc.seed)
+        self.stop_signal: int | None = None
+
+    # ------------------------------------------------------------------------------------ the loop
+    def loop(self, *, progress: bool, tensorboard: bool) -> TrainResult:
+        tc, agent, ls = self.tc, self.agent, self.loop_state
+        writer = _tensorboard(self.out) if tensorboard else None
+        bar = _progress_bar(tc, ls.step, progress)
+        previous = self._install_signal_handlers()
+        batch_size = agent.config.batch_size
+        epoch_start = time.perf_counter() - ls.epoch_seconds
+        last_good = self._snapshot()
+        try:
+            while ls.step < tc.steps:
+                step = ls.step
+                # act: uniformly random first, then the stochastic policy
+                if step < agent.config.random_steps:
+                    action = self.rng.uniform(-1.0, 1.0, agent.act_dim).astype(np.float32)
+                else:
+                    action, self.act_key = agent.act(self.state, ls.obs, self.act_key)
+                next_obs, reward, terminated, truncated, _ = self.train_env.step(self.scaler.to_env(action))
+                if not np.all(np.isfinite(next_obs)) or not math.isfinite(reward):
+                    raise DivergenceError(
+                        f"the environment returned a non-finite observation or reward at step {step + 1}; "
+                        "check the environment (memb cannot learn from NaN or inf)"
+                    )
+                self.buffer.add(ls.obs, action, reward, next_obs, terminated)
+                ls.episode_return += float(reward)
+                ls.obs = next_obs
+                if terminated or truncated:
+                    ls.episode_returns.append(ls.episode_return)
+                    ls.episode_return = 0.0
+                    ls.obs, _ = self.train_env.reset()
+
+                # learn: every update of this env step in one jitted call, then the divergence guard
+                num_batches = agent.batches_per_step(step)
+                if num_batches and len(self.buffer) >= batch_size:
+                    batches = self.buffer.sample(self.rng, num_batches, batch_size)
+                    new_state, info = agent.update(self.state, batches, step)
+                    finite = np.asarray(info.pop("finite"))
+                    if finite.all():
+                        self.state = new_state
+                        ls.pending.append(info)
+                        if step >= agent.config.model_warmup_steps:
+                            ls.rounds += agent.config.updates_per_step
+                    else:  # this update is dropped; the agent goes back to its last checkpointed state
+                        last_good = self._diverged(step + 1, finite, info, last_good)
+                ls.step += 1
+                if bar is not None:
+                    bar.update(1)
+
+                if ls.step % tc.epoch_length == 0 or ls.step == tc.steps:
+                    ls.epoch_seconds = time.perf_counter() - epoch_start
+                    self._end_epoch(writer, bar)
+                    epoch_start = time.perf_counter()
+                if self.stop_signal is not None or (tc.checkpoint_every and ls.step % tc.checkpoint_every == 0):
+                    ls.epoch_seconds = time.perf_counter() - epoch_start
+                    self.save_checkpoint()
+                    last_good = self._snapshot()
+                    if self.stop_signal is not None:
+                        self._event("interrupted", signal=signal.Signals(self.stop_signal).name)
+                        raise Interrupted(self.stop_signal, self.out, ls.step)
+        finally:
+            self._restore_signal_handlers(previous)
             if bar is not None:
-                bar.set_postfix(
-                    eval=f"{eval_row['return_mean']:.1f}",
-                    sps=f"{metric_row['env_steps_per_s']:.0f}",
-                    ups=f"{metric_row['updates_per_s']:.0f}",
-                )
-            infos, rounds, epoch_start = [], 0, time.perf_counter()
+                bar.close()
+            if writer is not None:
+                writer.close()
 
-    if bar is not None:
-        bar.close()
-    if writer is not None:
-        writer.close()
-    host_state = jax.device_get(state)
-    write_bytes_atomic(out / "state.msgpack", flax.serialization.to_bytes(host_state))
-    write_json_atomic(
-        out / "summary.json",
-        {
-            "final_step": tc.steps,
-            "final_return_mean": eval_rows[-1]["return_mean"],
-            "final_return_std": eval_rows[-1]["return_std"],
-            "best_return_mean": max(r["return_mean"] for r in eval_rows),
-            "train_time_s": train_time,
-            "wall_time_s": time.perf_counter() - start,
-        },
-    )
-    for e in [train_env, *eval_envs]:
-        e.close()
-    return TrainResult(out, eval_rows, metric_rows, host_state, buffer)
+        if not tc.checkpoint_every or ls.step % tc.checkpoint_every:
+            self.save_checkpoint()
+        host_state = jax.device_get(self.state)
+        write_bytes_atomic(self.out / "state.msgpack", flax.serialization.to_bytes(host_state))
+        write_json_atomic(
+            self.out / "summary.json",
+            {
+                "final_step": ls.step,
+                "final_return_mean": ls.eval_rows[-1]["return_mean"],
+                "final_return_std": ls.eval_rows[-1]["return_std"],
+                "best_return_mean": max(r["return_mean"] for r in ls.eval_rows),
+                "train_time_s": ls.train_seconds,
+                "divergence_restores": ls.restores,
+            },
+        )
+        return TrainResult(self.out, ls.eval_rows, ls.metric_rows, host_state, self.buffer)
+
+    def _end_epoch(self, writer, bar) -> None:
+        """Evaluate (deterministic, seeded by the evaluation's index), then write eval.csv and metrics.csv."""
+        ls, tc = self.loop_state, self.tc
+        ls.train_seconds += ls.epoch_seconds
+        eval_start = time.perf_counter()
+        seeds = np.random.SeedSequence([tc.seed, len(ls.eval_rows)]).generate_state(tc.eval_episodes)
+        result = evaluate(self.agent, self.state, self.eval_envs, self.eval_key, seeds=[int(s) for s in seeds])
+        eval_row = {"step": ls.step, **result.row()}
+        ls.eval_rows.append(eval_row)
+        steps_in_epoch = (ls.step - 1) % tc.epoch_length + 1
+        model_error = self.agent.model_error(self.state, result.transitions) if result.transitions else {}
+        metric_row = {
+            "step": ls.step,
+            "episodes": len(ls.episode_returns),
+            "train_return": float(np.mean(ls.episode_returns[-10:])) if ls.episode_returns else float("nan"),
+            "alpha": getattr(self.agent.config, "alpha", float("nan")),
+            **_mean_infos(ls.pending),
+            **model_error,
+            "updates_per_s": ls.rounds / ls.epoch_seconds,
+            "env_steps_per_s": steps_in_epoch / ls.epoch_seconds,
+            "train_time": ls.train_seconds,
+            "eval_time": time.perf_counter() - eval_start,
+        }
+        ls.metric_rows.append(metric_row)
+        ls.pending, ls.rounds, ls.epoch_seconds = [], 0, 0.0
+        write_csv_atomic(self.out / "eval.csv", ls.eval_rows)
+        write_csv_atomic(self.out / "metrics.csv", ls.metric_rows)
+        if writer is not None:
+            for k, v in eval_row.items():
+                if k != "step":
+                    writer.add_scalar(f"eval/{k}", v, ls.step)
+            for k, v in metric_row.items():
+                if k != "step" and math.isfinite(v):
+                    writer.add_scalar(f"train/{k}", v, ls.step)
+            writer.flush()
+        if bar is not None:
+            bar.set_postfix(
+                eval=f"{eval_row['return_mean']:.1f}",
+                sps=f"{metric_row['env_steps_per_s']:.0f}",
+                ups=f"{metric_row['updates_per_s']:.0f}",
+            )
+
+    # ------------------------------------------------------------------------ divergence guard
+    def _snapshot(self):
+        """An in-memory copy of what a divergence restores: the agent state (the rest only moves forward)."""
+        return jax.device_get(self.state)
+
+    def _diverged(self, step: int, finite: np.ndarray, info: dict, last_good):
+        bad = [c for c, ok in zip(self.agent.components, finite, strict=True) if not ok]
+        losses = {k: float(v) for k, v in jax.device_get(info).items()}
+        self._event("divergence", step=step, components=bad, losses=losses)
+        tc = self.tc
+        if tc.on_divergence == "stop" or self.loop_state.restores >= tc.max_restores:
+            why = "on_divergence is stop" if tc.on_divergence == "stop" else f"{tc.max_restores} restores used"
+            raise DivergenceError(
+                f"non-finite {', '.join(bad)} update at step {step} ({why}); the last checkpoint is intact, "
+                "lower the learning rate of that component or resume with --on-divergence restore"
+            )
+        # remedy: back to the last good agent state, with half the learning rate of each diverged component
+        self.loop_state.restores += 1
+        self.state = jax.device_put(last_good)
+        for component in bad:
+            self.state = self.agent.scale_learning_rate(self.state, component, 0.5)
+        rates = self.agent.learning_rates(self.state)
+        print(
+            f"memb: warning: non-finite {', '.join(bad)} update at step {step}; restored the last good state and "
+            f"halved the learning rate ({', '.join(f'{c} {rates[c]:.3g}' for c in bad)})",
+            file=sys.stderr,
+        )
+        return self._snapshot()
+
+    def _event(self, kind: str, **details) -> None:
+        self.loop_state.events.append({"event": kind, "step": self.loop_state.step, **details})
+        write_json_atomic(self.out / "events.json", self.loop_state.events)
+
+    # ------------------------------------------------------------------------------- signals
+    def _install_signal_handlers(self):
+        def handler(signum, frame):
+            if self.stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop at once
+            self.stop_signal = signum
+
+        try:
+            return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: leave signals alone
+            return {}
+
+    @staticmethod
+    def _restore_signal_handlers(previous) -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def save_checkpoint(self) -> Path:
+        ls, buf = self.loop_state, self.buffer
+        host_state = jax.device_get(self.state)
+        pending = {k: np.asarray([p[k] for p in ls.pending]) for k in (ls.pending[0] if ls.pending else {})}
+        loop = {
+            "step": ls.step,
+            "episode_return": ls.episode_return,
+            "episode_returns": ls.episode_returns,
+            "eval_rows": ls.eval_rows,
+            "metric_rows": ls.metric_rows,
+            "events": ls.events,
+            "rounds": ls.rounds,
+            "epoch_seconds": ls.epoch_seconds,
+            "train_seconds": ls.train_seconds,
+            "restores": ls.restores,
+            "rng": self.rng.bit_generator.state,
+            "buffer": {"size": buf.size, "pos": buf.pos},
+            "env": get_env_state(self.train_env),
+            "pending_keys": list(pending),
+        }
+
+        def arrays(f):
+            n = buf.size
+            data = io.BytesIO()  # np.savez needs a seekable file; the checkpoint writer hashes a stream
+            np.savez(
+                data,
+                obs=np.asarray(ls.obs),
+                act_key=np.asarray(self.act_key),
+                eval_key=np.asarray(self.eval_key),
+                buffer_obs=buf.obs[:n],
+                buffer_action=buf.action[:n],
+                buffer_reward=buf.reward[:n],
+                buffer_next_obs=buf.next_obs[:n],
+                buffer_terminated=buf.terminated[:n],
+                **{f"pending_{k}": v for k, v in pending.items()},
+            )
+            f.write(data.getbuffer())
+
+        return checkpoint.save(
+            self.out,
+            ls.step,
+            {
+                "agent.msgpack": lambda f: f.write(flax.serialization.to_bytes(host_state)),
+                "arrays.npz": arrays,
+                "loop.json": lambda f: f.write(json.dumps(loop).encode()),
+            },
+            keep=self.tc.keep_checkpoints,
+        )
+
+    def restore(self, path: Path) -> None:
+        ls, buf = self.loop_state, self.buffer
+        loop = json.loads((path / "loop.json").read_text())
+        with np.load(io.BytesIO((path / "arrays.npz").read_bytes())) as arrays:
+            a = {k: arrays[k] for k in arrays.files}
+        template = jax.device_get(self.state)
+        self.state = jax.device_put(flax.serialization.from_bytes(template, (path / "agent.msgpack").read_bytes()))
+        n = loop["buffer"]["size"]
+        if n > buf.capacity:
+            raise RunDirError(f"the checkpoint's buffer holds {n} transitions, more than buffer_size; keep the config")
+        buf.obs[:n], buf.action[:n], buf.reward[:n] = a["buffer_obs"], a["buffer_action"], a["buffer_reward"]
+        buf.next_obs[:n], buf.terminated[:n] = a["buffer_next_obs"], a["buffer_terminated"]
+        buf.size, buf.pos = n, loop["buffer"]["pos"]
+        self.rng.bit_generator.state = loop["rng"]
+        self.act_key, self.eval_key = jax.numpy.asarray(a["act_key"]), jax.numpy.asarray(a["eval_key"])
+        ls.step = loop["step"]
+        ls.eval_rows, ls.metric_rows, ls.events = loop["eval_rows"], loop["metric_rows"], loop["events"]
+        ls.episode_returns = loop["episode_returns"]
+        ls.rounds, ls.epoch_seconds = loop["rounds"], loop["epoch_seconds"]
+        ls.train_seconds, ls.restores = loop["train_seconds"], loop["restores"]
+        keys = loop["pending_keys"]
+        ls.pending = (
+            [{k: a[f"pending_{k}"][i] for k in keys} for i in range(len(a[f"pending_{keys[0]}"]))] if keys else []
+        )
+        if loop["env"] is not None:
+            set_env_state(self.train_env, loop["env"])
+            ls.obs, ls.episode_return = a["obs"], loop["episode_return"]
+        else:
+            # the env's state can't be captured: start a new episode, seeded by the step for reproducibility
+            ls.obs, _ = self.train_env.reset(seed=self.tc.seed + ls.step)
+            ls.episode_return = 0.0
+            print(
+                f"memb: warning: {self.tc.env}'s state can't be restored; the episode in progress at step {ls.step} "
+                "was lost and a new one started",
+                file=sys.stderr,
+            )
+        # the CSVs as of the checkpoint: rows written after it are dropped, none are repeated
+        write_csv_atomic(self.out / "eval.csv", ls.eval_rows)
+        write_csv_atomic(self.out / "metrics.csv", ls.metric_rows)
+        print(f"memb: resuming {self.out} from step {ls.step}", file=sys.stderr)
 
 
 def load_state(run_dir: Path, agent):
     """The state saved at the end of a run, restored into `agent`'s state structure."""
     template = jax.device_get(agent.init(jax.random.PRNGKey(0)))
     return flax.serialization.from_bytes(template, (Path(run_dir) / "state.msgpack").read_bytes())
-
-
-def _eval_seeds(tc) -> list[int]:
-    # distinct from the training env's seed; later evaluations continue each eval env's own RNG
-    return [tc.seed * 1000 + 100_000 + i for i in range(tc.eval_episodes)]
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
@@ -229,9 +482,9 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tb"))
 
 
-def _progress_bar(tc, enabled: bool):
+def _progress_bar(tc, initial: int, enabled: bool):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=tc.steps, desc=tc.env, unit="step", mininterval=1.0, dynamic_ncols=True)
+    return tqdm(total=tc.steps, initial=initial, desc=tc.env, unit="step", mininterval=1.0, dynamic_ncols=True)
