@@ -193,6 +193,8 @@ class _Run:
         self.buffer = ReplayBuffer(min(self.tc.buffer_size, self.tc.steps), agent.obs_dim, agent.act_dim)
         self.loop_state = LoopState()
         self.loop_state.obs, _ = train_env.reset(seed=self.tc.seed)
+        if not np.all(np.isfinite(self.loop_state.obs)):
+            raise EnvError(f"{self.tc.env} returned a non-finite observation on reset; check the environment")
         self.stop_signal: int | None = None
 
     # ------------------------------------------------------------------------------------ the loop
