@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memb.training import DivergenceError, ReplayBuffer, RunConfig, TrainConfig, checkpoint, train
+
 import envs_for_tests  # noqa: F401
 from conftest import tiny_config
-from memb.training import DivergenceError, ReplayBuffer, RunConfig, TrainConfig, checkpoint, train
 
 TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time"}
 
@@ -65,7 +66,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(env, steps, kill
     rng = np.random.default_rng(abs(hash(env)) % 2**32)
     proc = memb("train", *cli_args(env, steps), "--out", str(killed))
     moments = []
-    for k in range(kills):
+    for _ in range(kills):
         # a random moment after the run has made progress: after checkpoint k+1, plus up to 1.5 s
         wait_for_checkpoints(killed, 1, proc)
         time.sleep(float(rng.uniform(0.0, 1.5)))
