@@ -52,9 +52,13 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert (a / "state.msgpack").read_bytes() == (b / "state.msgpack").read_bytes()
 
 
-def wait_for_checkpoints(run_dir: Path, count: int, proc: subprocess.Popen) -> None:
+def newest_step(run_dir: Path) -> int:
+    return max((int(p.name) for p in checkpoint.complete_checkpoints(run_dir)), default=-1)
+
+
+def wait_for_checkpoint_after(run_dir: Path, step: int, proc: subprocess.Popen) -> None:
     deadline = time.time() + 240
-    while len(checkpoint.complete_checkpoints(run_dir)) < count and proc.poll() is None:
+    while newest_step(run_dir) <= step and proc.poll() is None:
         assert time.time() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
 
@@ -67,12 +71,12 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(env, steps, kill
     proc = memb("train", *cli_args(env, steps), "--out", str(killed))
     moments = []
     for _ in range(kills):
-        # a random moment after the run has made progress: after checkpoint k+1, plus up to 1.5 s
-        wait_for_checkpoints(killed, 1, proc)
+        # a random moment after this process has made progress: its first new checkpoint, plus up to 1.5 s
+        wait_for_checkpoint_after(killed, newest_step(killed), proc)
         time.sleep(float(rng.uniform(0.0, 1.5)))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        moments.append(max(int(p.name) for p in checkpoint.complete_checkpoints(killed)))
+        moments.append(newest_step(killed))
         proc = memb("train", "--resume", str(killed), "--no-progress", "--no-tensorboard")
     code, err = finish(proc)
     assert code == 0, err
@@ -80,7 +84,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(env, steps, kill
     code, err = finish(ref)
     assert code == 0, err
     assert_same_run(reference, killed)
-    assert len(moments) == kills
+    assert len(moments) == kills and moments == sorted(moments)  # each kill came after new progress
 
 
 def test_sigterm_writes_a_resumable_checkpoint(tmp_path):
