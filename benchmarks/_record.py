@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 
 def machine() -> dict:
@@ -33,7 +34,9 @@ def machine() -> dict:
 def commit() -> str:
     try:
         sha = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src", "benchmarks"]).returncode != 0
+        # the code that produces results: the package, the benchmark scripts, the project file (not results/)
+        code = ["src", "pyproject.toml", *(str(p) for p in Path(__file__).parent.glob("*.py"))]
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *code]).returncode != 0
         return sha + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
