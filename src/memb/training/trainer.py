@@ -200,7 +200,7 @@ class _Run:
     # ------------------------------------------------------------------------------------ the loop
     def loop(self, *, progress: bool, tensorboard: bool) -> TrainResult:
         tc, agent, ls = self.tc, self.agent, self.loop_state
-        writer = _tensorboard(self.out) if tensorboard else None
+        writer = _tensorboard(self.out, purge_step=ls.step or None) if tensorboard else None
         bar = _progress_bar(tc, ls.step, progress)
         previous = self._install_signal_handlers()
         batch_size = agent.config.batch_size
@@ -478,10 +478,11 @@ def _mean_infos(infos: list[dict]) -> dict[str, float]:
     return {k: float(np.mean([info[k] for info in host if k in info])) for k in keys}
 
 
-def _tensorboard(out: Path):
+def _tensorboard(out: Path, purge_step: int | None):
+    """Event files; a resumed run purges the events logged after its checkpoint, so none are shown twice."""
     from tensorboardX import SummaryWriter
 
-    return SummaryWriter(str(out / "tb"))
+    return SummaryWriter(str(out / "tb"), purge_step=purge_step)
 
 
 def _progress_bar(tc, initial: int, enabled: bool):
