@@ -220,3 +220,15 @@ def test_update_flops_hand_count():
     assert f["value_step"] == v + 6 * q + pi + 2 * q + 3 * v
     assert f["round"] == f["model_step"] + f["policy_step"] + f["value_step"]
     assert f["env_step"] == 2 * f["round"] + f["model_step"]
+
+
+def test_normalizer_forgets_beyond_its_window(rng):
+    from memb.agents.memb import Normalizer
+
+    norm = Normalizer.create(1)
+    for _ in range(20):
+        norm = norm.update(jnp.asarray(rng.normal(0.0, 1.0, size=(50, 1))), window=100)
+    for _ in range(40):  # the data shifts: the statistics follow
+        norm = norm.update(jnp.asarray(rng.normal(5.0, 1.0, size=(50, 1))), window=100)
+    assert float(norm.mean[0]) == pytest.approx(5.0, abs=0.3)
+    assert float(norm.var[0]) == pytest.approx(1.0, abs=0.3)

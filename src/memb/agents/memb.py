@@ -77,7 +77,11 @@ class MEMBConfig:
 # ---------------------------------------------------------------------------------------------- 2. state
 @flax.struct.dataclass
 class Normalizer:
-    """Running mean and variance of the models' inputs (s, a), merged batch by batch (Chan et al.)."""
+    """Running mean and variance of the models' inputs (s, a), merged batch by batch (Chan et al.).
+
+    The weight of the past is capped at `window` samples, so the statistics follow the replay buffer as it grows
+    and shifts (an exponential forgetting once `window` samples have been seen).
+    """
 
     mean: jax.Array
     var: jax.Array
@@ -87,13 +91,14 @@ class Normalizer:
     def create(cls, dim: int) -> Normalizer:
         return cls(jnp.zeros(dim), jnp.ones(dim), jnp.zeros(()))
 
-    def update(self, x: jax.Array) -> Normalizer:
+    def update(self, x: jax.Array, window: float = 1e6) -> Normalizer:
         n = x.shape[0]
         mean, var = x.mean(0), x.var(0)
-        total = self.count + n
+        past = jnp.minimum(self.count, window)
+        total = past + n
         delta = mean - self.mean
         new_mean = self.mean + delta * n / total
-        m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
+        m2 = self.var * past + var * n + delta**2 * past * n / total
         return Normalizer(new_mean, m2 / total, total)
 
     def __call__(self, x: jax.Array) -> jax.Array:
