@@ -193,29 +193,33 @@ class MEMB:
         rew = self.reward_net.apply(params["reward"], x)
         return dyn, rew
 
-    def dynamics_and_reward(self, params: Params, normalizer: Normalizer, s, a, key):
-        """s' = f(s, a, ζ_ω) and r̂(s, a, ζ_ϕ): reparameterized samples, μ + σ ζ (§3.1)."""
-        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(params, normalizer, s, a)
+    @staticmethod
+    def _reparameterized(heads, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """μ + σ ζ with ζ ~ N(0, I), for the dynamics head (ζ_ω) and the reward head (ζ_ϕ)."""
+        (d_mean, d_log_std), (r_mean, r_log_std) = heads
         k_f, k_r = jax.random.split(key)
-        s_next = d_mean + jnp.exp(d_log_std) * jax.random.normal(k_f, d_mean.shape)
-        r = r_mean + jnp.exp(r_log_std) * jax.random.normal(k_r, r_mean.shape)
+        s_sample = d_mean + jnp.exp(d_log_std) * jax.random.normal(k_f, d_mean.shape)
+        r_sample = r_mean + jnp.exp(r_log_std) * jax.random.normal(k_r, r_mean.shape)
+        return s_sample, r_sample
+
+    def dynamics_and_reward(self, params: Params, normalizer: Normalizer, s, a, key):
+        """s' = f(s, a, ζ_ω) and r̂(s, a, ζ_ϕ): reparameterized samples (§3.1)."""
+        s_next, r = self._reparameterized(self._model_heads(params, normalizer, s, a), key)
         if self.config.predict_delta:
             s_next = s + s_next
         return s_next, r[..., 0]
 
     def model_loss(self, model_params: Params, normalizer: Normalizer, batch: Batch, key: jax.Array):
         """Eq. (4): J(ω) = ½ E (f(s,a,ζ) − s')², J(ϕ) = ½ E (r̂(s,a,ζ) − r)²; or the Gaussian NLL."""
-        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(model_params, normalizer, batch.obs, batch.action)
+        heads = self._model_heads(model_params, normalizer, batch.obs, batch.action)
         target_s = batch.next_obs - batch.obs if self.config.predict_delta else batch.next_obs
         target_r = batch.reward[:, None]
-        if self.config.model_loss == "nll":
-            dims = target_s.shape[-1] + 1
+        if self.config.model_loss == "nll":  # per output dimension, so that its scale matches the MSE's
+            (d_mean, d_log_std), (r_mean, r_log_std) = heads
             nll = -(gaussian_log_prob(target_s, d_mean, d_log_std) + gaussian_log_prob(target_r, r_mean, r_log_std))
-            dyn_loss = rew_loss = jnp.mean(nll) / dims
-            return dyn_loss, {"model_loss": dyn_loss}
-        k_f, k_r = jax.random.split(key)
-        s_sample = d_mean + jnp.exp(d_log_std) * jax.random.normal(k_f, d_mean.shape)
-        r_sample = r_mean + jnp.exp(r_log_std) * jax.random.normal(k_r, r_mean.shape)
+            loss = jnp.mean(nll) / (target_s.shape[-1] + 1)
+            return loss, {"model_loss": loss}
+        s_sample, r_sample = self._reparameterized(heads, key)
         dyn_loss = 0.5 * jnp.mean((s_sample - target_s) ** 2)
         rew_loss = 0.5 * jnp.mean((r_sample - target_r) ** 2)
         return dyn_loss + rew_loss, {"dynamics_loss": dyn_loss, "reward_loss": rew_loss}
