@@ -62,3 +62,20 @@ def test_memb_learns_pendulum(tmp_path):
     first, best = result.eval_rows[0]["return_mean"], max(r["return_mean"] for r in result.eval_rows[-2:])
     assert first < -900  # the untrained policy
     assert best > -400, [round(r["return_mean"]) for r in result.eval_rows]
+
+
+def test_a_user_made_unregistered_env_from_a_factory(tmp_path):
+    import gymnasium as gym
+
+    from envs_for_tests import CountdownEnv
+
+    run = RunConfig(
+        train=TrainConfig(env="my-countdown", steps=60, epoch_length=30, eval_episodes=2),
+        agent=tiny_config(random_steps=20, model_warmup_steps=30, batch_size=8),
+    )
+    result = train(
+        run, tmp_path / "run", env=lambda: gym.wrappers.TimeLimit(CountdownEnv(), 5), progress=False, tensorboard=False
+    )
+    assert [r["step"] for r in result.eval_rows] == [30, 60]
+    # each evaluation env lives for the whole run: its first episode is truncated at 5, its second terminates at 3
+    assert [r["length_mean"] for r in result.eval_rows] == [5.0, 3.0]
