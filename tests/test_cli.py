@@ -170,3 +170,12 @@ def test_evaluate_records_a_video(trained_run, tmp_path, capsys):
     code, stdout, err = run_cli(["evaluate", str(out), "--episodes", "1", "--video", str(video)], capsys)
     assert code == 0, err
     assert video.stat().st_size > 1000 and video.read_bytes()[:3] == b"GIF"
+
+
+def test_top_level_and_evaluate_help(capsys):
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0 and "train" in out and "evaluate" in out
+    code, out, _ = run_cli(["evaluate", "--help"], capsys)
+    assert code == 0 and all(flag in out for flag in ("--episodes", "--seed", "--video"))
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    assert code == 0 and all(flag in out for flag in ("--resume", "--overwrite", "--preset", "--config", "--out"))
