@@ -28,6 +28,18 @@ def random_batch(rng: np.random.Generator, n: int, obs_dim: int, act_dim: int, d
     )
 
 
+def run_cli(args, capsys):
+    """`memb ARGS` in this process: (exit code, stdout, stderr)."""
+    from memb.cli.main import main
+
+    try:
+        code = main(args)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

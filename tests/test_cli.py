@@ -8,6 +8,7 @@ import pytest
 from memb.cli.main import main
 
 import envs_for_tests  # noqa: F401  (registers the test envs)
+from conftest import run_cli
 
 FAST = [
     "--steps",
@@ -30,15 +31,6 @@ FAST = [
     "16,16",
     "--no-progress",
 ]
-
-
-def run_cli(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 BAD = {

@@ -8,9 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memb.agents import MEMBConfig
-from memb.cli.main import main
 from memb.config import ConfigError, from_dict
 from memb.training import TrainConfig
+
+from conftest import run_cli
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig) + dataclasses.fields(MEMBConfig) if f.name != "env"]
 
@@ -20,15 +21,6 @@ values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["0", "-1", "1e-3", "nan", "inf", "-inf", "true", "none", "", "256,256", "256,-1", "1.5", "mse"]),
 )
-
-
-def run_cli(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
