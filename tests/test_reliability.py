@@ -211,3 +211,28 @@ def test_resume_refuses_config_changes(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--resume", str(tmp_path / "run"), "--alpha", "0.5"])
     assert e.value.code == 2 and "--alpha can't be combined with --resume" in capsys.readouterr().err
+
+
+def test_an_env_whose_state_cannot_be_captured_loses_only_the_episode_in_progress(tmp_path, capsys):
+    import shutil
+
+    run = RunConfig(
+        train=TrainConfig(
+            env="MembTestCountdown-v0",
+            steps=40,
+            epoch_length=20,
+            eval_episodes=1,
+            checkpoint_every=13,
+            keep_checkpoints=9,
+        ),
+        agent=tiny_config(random_steps=10, model_warmup_steps=15, batch_size=4),
+    )
+    train(run, tmp_path / "run", progress=False, tensorboard=False)
+    for newer in checkpoint.complete_checkpoints(tmp_path / "run")[2:]:  # 13, 26 | 39, 40: back to 26, mid-episode
+        shutil.rmtree(newer)
+    assert checkpoint.latest(tmp_path / "run").name == "0000000026"
+    capsys.readouterr()
+    result = train(run, tmp_path / "run", resume=True, progress=False, tensorboard=False)
+    err = capsys.readouterr().err
+    assert "state can't be restored; the episode in progress at step 26 was lost" in err
+    assert [r["step"] for r in result.eval_rows] == [20, 40] and len(result.buffer) == 40
