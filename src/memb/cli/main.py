@@ -103,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--video", default=None, metavar="FILE", help="record the first episode to FILE (.mp4 or .gif)"
     )
+    plot = sub.add_parser(
+        "plot",
+        help="learning curves of run directories (PNG and SVG)",
+        description="One panel per env, one curve (mean ± std over seeds) per directory of runs.",
+    )
+    plot.add_argument("runs", nargs="+", help="run directories, or directories that hold them")
+    plot.add_argument(
+        "--out", default="curves.png", help="output file; .png and .svg are written (default: curves.png)"
+    )
+
+    report = sub.add_parser(
+        "report",
+        help="a Markdown table of returns at step budgets",
+        description="Mean ± std and IQM with a 95%% stratified-bootstrap interval at each budget, beside the paper's "
+        "and public SAC numbers where they exist.",
+    )
+    report.add_argument("runs", nargs="+", help="run directories, or directories that hold them")
+    report.add_argument("--steps", default="100000,200000,300000", help="budgets (default: 100000,200000,300000)")
+    report.add_argument("--out", default=None, help="also write the table to this file")
     return parser
 
 
@@ -117,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command in ("plot", "report"):
+            return _plot_or_report(args)
         return _evaluate(args)
     except (cfg.ConfigError, EnvError, RunDirError) as e:
         _fail(str(e))
@@ -180,6 +201,27 @@ def _resume(args: argparse.Namespace, overrides: dict) -> int:
     result = train(run, run_dir, resume=True, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
     last = result.eval_rows[-1]
     print(f"memb: {run.train.env}: return {last['return_mean']:.1f} ± {last['return_std']:.1f} at step {last['step']}")
+    return 0
+
+
+def _plot_or_report(args: argparse.Namespace) -> int:
+    from memb.experiments.report import plot_curves, report_table
+    from memb.experiments.results import load_curves
+    from memb.training.io import write_bytes_atomic
+
+    curves = load_curves(args.runs)
+    if args.command == "plot":
+        for path in plot_curves(curves, args.out):
+            print(f"wrote {path}")
+        return 0
+    try:
+        steps = [int(float(s)) for s in args.steps.split(",") if s]
+    except ValueError:
+        _fail(f"--steps expects comma-separated step counts such as 100000,200000, got {args.steps!r}")
+    table = report_table(curves, steps)
+    print(table, end="")
+    if args.out:
+        write_bytes_atomic(Path(args.out), table.encode())
     return 0
 
 

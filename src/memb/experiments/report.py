@@ -1,0 +1,75 @@
+"""Learning curves like the paper's Figure 1, and a Markdown table of returns at step budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from memb.experiments.results import reference_numbers
+from memb.experiments.stats import iqm, stratified_bootstrap_ci
+
+
+def plot_curves(curves: pd.DataFrame, out: str | Path) -> list[Path]:
+    """One panel per env; per label the mean over seeds with a ±std band. Writes OUT as PNG and SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = sorted(curves["env"].unique())
+    labels = sorted(curves["label"].unique())
+    colors = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}  # fixed per label
+    fig, axes = plt.subplots(1, len(envs), figsize=(5.2 * len(envs), 4.0), dpi=130, squeeze=False)
+    for ax, env in zip(axes[0], envs, strict=True):
+        for label, group in curves[curves["env"] == env].groupby("label"):
+            by_step = group.groupby("step")["return_mean"]
+            mean, std, n = by_step.mean(), by_step.std(ddof=0), by_step.count()
+            ax.plot(mean.index, mean.values, color=colors[label], lw=1.8, label=f"{label} ({n.max()} seeds)")
+            ax.fill_between(mean.index, mean - std, mean + std, color=colors[label], alpha=0.2, lw=0)
+        ax.set_title(env)
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+        ax.legend(loc="lower right", fontsize=8)
+    axes[0][0].set_ylabel("evaluation return")
+    fig.tight_layout()
+    out = Path(out)
+    written = [out.with_suffix(".png"), out.with_suffix(".svg")]
+    for path in written:
+        fig.savefig(path)
+    plt.close(fig)
+    return written
+
+
+def returns_at(curves: pd.DataFrame, step: int) -> pd.DataFrame:
+    """Each run's evaluation return at the last evaluation at or before `step` (runs that did not get there: none)."""
+    reached = curves[curves["step"] <= step]
+    last = reached.sort_values("step").groupby("run").tail(1)
+    full = curves.groupby("run")["step"].max()
+    return last[last["run"].map(full) >= step]
+
+
+def report_table(curves: pd.DataFrame, steps: list[int] | None = None, *, seed: int = 0) -> str:
+    """Markdown: per env and label, mean ± std and IQM [95% CI] at each budget (and the final step), beside the
+    reference numbers for that env and step."""
+    refs = reference_numbers()
+    lines = [
+        "| env | label | step | runs | mean ± std | IQM [95% CI] | reference |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (env, label), group in curves.groupby(["env", "label"]):
+        final = int(group.groupby("run")["step"].max().max())
+        for step in sorted(set(steps or []) | {final}):  # the requested budgets and the group's final step
+            scores = returns_at(group, step)["return_mean"].to_numpy()
+            if scores.size == 0:
+                continue
+            low, high = stratified_bootstrap_ci(scores, seed=seed)
+            ref = refs[(refs["env"] == env) & (refs["step"] == step)]
+            ref_text = "; ".join(f"{r.algo} {r['return']:g} ({r.source})" for _, r in ref.iterrows()) or "—"
+            lines.append(
+                f"| {env} | {label} | {step} | {scores.size} | {np.mean(scores):.1f} ± {np.std(scores):.1f} | "
+                f"{iqm(scores):.1f} [{low:.1f}, {high:.1f}] | {ref_text} |"
+            )
+    return "\n".join(lines) + "\n"

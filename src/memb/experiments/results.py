@@ -1,0 +1,52 @@
+"""Reading run directories back, and the reference numbers to put beside them.
+
+A run directory is anything `memb train` wrote: config.json + eval.csv. Runs are grouped by env and by a label:
+the name of the directory that holds the run directories (`results/pendulum/seed0` -> "pendulum"), so that one
+directory per configuration gives one curve per configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from memb.config import ConfigError
+
+
+def find_runs(paths: list[str | Path]) -> list[Path]:
+    """Every run directory at or below `paths` (a directory with config.json and eval.csv)."""
+    runs: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist; pass run directories or directories that hold them")
+        candidates = [path] if (path / "config.json").is_file() else sorted(p.parent for p in path.rglob("config.json"))
+        runs += [p for p in candidates if (p / "eval.csv").is_file() and "checkpoints" not in p.parts]
+    if not runs:
+        raise ConfigError(f"no run directories (config.json with eval.csv) under {', '.join(map(str, paths))}")
+    return runs
+
+
+def load_curves(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per evaluation: env, algo, label, seed, run, step, return_mean, return_std."""
+    frames = []
+    for run in find_runs(paths):
+        config = json.loads((run / "config.json").read_text())
+        df = pd.read_csv(run / "eval.csv")
+        df = df.assign(
+            env=config["train"]["env"],
+            algo=config.get("algo", "memb"),
+            seed=config["train"]["seed"],
+            label=run.parent.name if run.parent.name else config.get("algo", "memb"),
+            run=str(run),
+        )
+        frames.append(df[["env", "algo", "label", "seed", "run", "step", "return_mean", "return_std"]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def reference_numbers() -> pd.DataFrame:
+    """The paper's reported numbers and public SAC numbers (env, algo, step, return, source)."""
+    folder = resources.files("memb.experiments") / "reference"
+    return pd.concat([pd.read_csv(folder / name) for name in ("paper_memb.csv", "public_sac.csv")], ignore_index=True)
