@@ -11,14 +11,16 @@ from memb.experiments.results import reference_numbers
 from memb.experiments.stats import iqm, stratified_bootstrap_ci
 
 
-def plot_curves(curves: pd.DataFrame, out: str | Path) -> list[Path]:
-    """One panel per env; per label the mean over seeds with a ±std band. Writes OUT as PNG and SVG."""
+def plot_curves(curves: pd.DataFrame, out: str | Path, *, references: bool = True) -> list[Path]:
+    """One panel per env; per label the mean over seeds with a ±std band, and the reported numbers (the paper's,
+    public SAC's) within the plotted steps as markers. Writes OUT as PNG and SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     envs = sorted(curves["env"].unique())
+    refs = reference_numbers() if references else None
     labels = sorted(curves["label"].unique())
     colors = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}  # fixed per label
     fig, axes = plt.subplots(1, len(envs), figsize=(5.2 * len(envs), 4.0), dpi=130, squeeze=False)
@@ -26,8 +28,27 @@ def plot_curves(curves: pd.DataFrame, out: str | Path) -> list[Path]:
         for label, group in curves[curves["env"] == env].groupby("label"):
             by_step = group.groupby("step")["return_mean"]
             mean, std, n = by_step.mean(), by_step.std(ddof=0), by_step.count()
-            ax.plot(mean.index, mean.values, color=colors[label], lw=1.8, label=f"{label} ({n.max()} seeds)")
+            ax.plot(
+                mean.index,
+                mean.values,
+                color=colors[label],
+                lw=1.8,
+                label=f"{label} ({n.max()} seed{'s' if n.max() > 1 else ''})",
+            )
             ax.fill_between(mean.index, mean - std, mean + std, color=colors[label], alpha=0.2, lw=0)
+        if refs is not None:
+            last = curves.loc[curves["env"] == env, "step"].max()
+            shown = refs[(refs["env"] == env) & (refs["step"] <= last)]
+            for algo, group in shown.groupby("algo"):
+                ax.scatter(
+                    group["step"],
+                    group["return"],
+                    marker="*" if algo == "memb" else "x",
+                    s=60,
+                    color="black" if algo == "memb" else "gray",
+                    zorder=3,
+                    label=f"{algo}, reported",
+                )
         ax.set_title(env)
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
