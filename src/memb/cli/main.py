@@ -185,8 +185,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace, overrides: dict) -> int:
-    import dataclasses
-
     from memb.training import read_run_config, train
 
     run_dir = Path(args.resume)
