@@ -55,6 +55,9 @@ def test_any_file_value_is_valid_or_config_error(field, value):
         ("tau", "0", None),  # τ = 0 freezes the target: allowed
         ("updates_per_step", "0", "updates_per_step must be > 0"),
         ("rollout_length", "2.5", "rollout_length expects an integer"),
+        ("seed", "2.5e0", "seed expects an integer"),  # not silently truncated to 2
+        ("batch_size", "1e-3", "batch_size expects an integer"),
+        ("buffer_size", "1e6", None),  # an integer in float notation: accepted
         ("model_loss", "l1", "model_loss expects one of mse, nll"),
         ("on_divergence", "ignore", "on_divergence expects one of restore, stop"),
         ("alpha", "nan", "alpha must be a finite number"),

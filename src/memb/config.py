@@ -107,7 +107,11 @@ def _coerce(kind: Any, value: Any) -> Any:
     if kind is int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(value)
-        return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+        if isinstance(value, str) and "e" in value.lower():  # 1e6 is an integer; 1e-3 and 2.5e0 are not
+            value = float(value)
+            if not value.is_integer():
+                raise ValueError(value)
+        return int(value)
     if kind is float:
         if isinstance(value, bool):
             raise ValueError(value)

@@ -290,7 +290,7 @@ class _Run:
         eval_row = {"step": ls.step, **result.row()}
         ls.eval_rows.append(eval_row)
         steps_in_epoch = (ls.step - 1) % tc.epoch_length + 1
-        model_error = self.agent.model_error(self.state, result.transitions) if result.transitions else {}
+        model_error = self.agent.model_error(self.state, result.transitions) if result.transitions is not None else {}
         metric_row = {
             "step": ls.step,
             "episodes": len(ls.episode_returns),
