@@ -1,4 +1,4 @@
-"""`memb train` and `memb evaluate`.
+"""`memb train`, `memb experiment`, `memb evaluate`, `memb plot` and `memb report`.
 
 Every field of the trainer's and the agent's config is a flag (`--batch-size 256`, `--model-hidden 256,128`),
 generated from the dataclasses so that the two can never drift apart.
@@ -92,6 +92,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     _add_config_flags(train)
 
+    experiment = sub.add_parser(
+        "experiment",
+        help="run a grid of algos x configurations x envs x seeds",
+        description="Run a grid of runs on a local process pool (each run pinned to its share of the cores) or a "
+        "Ray cluster. Running it again skips finished runs, resumes stopped ones and reruns failed ones. Results: "
+        "OUT/index.csv and one run directory per run, OUT/LABEL/ENV-sSEED.",
+    )
+    experiment.add_argument("file", nargs="?", default=None, help="a TOML or JSON grid (see the README)")
+    experiment.add_argument(
+        "--out", default=None, help="experiment directory (default: runs/FILE-STEM, or runs/experiment)"
+    )
+    experiment.add_argument("--seeds", default=None, help="seeds, as a range 0-4 or a list 0,2,5 (default: 0)")
+    experiment.add_argument("--algo", default=None, help="algos, comma-separated (default: memb)")
+    experiment.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a grid axis: one configuration per value (repeatable; separate values with ';' when a value holds "
+        "commas, as in model_hidden=256,128;32,16)",
+    )
+    experiment.add_argument("--preset", default=None, choices=("paper", "none"), help="as for `memb train`")
+    experiment.add_argument("--backend", default="local", choices=("local", "ray"), help="default: local")
+    experiment.add_argument(
+        "--address", default=None, help="with --backend ray: the cluster to join (ray://... or auto)"
+    )
+    experiment.add_argument(
+        "--workers", type=int, default=None, help="concurrent runs on the local pool (default: cores / --cpus-per-run)"
+    )
+    experiment.add_argument("--cpus-per-run", type=float, default=1.0, help="cores per run (default: 1)")
+    experiment.add_argument("--dry-run", action="store_true", help="list the runs and what would happen to each")
+    experiment.add_argument("--no-progress", action="store_true", help="no progress display")
+    _add_config_flags(experiment)
+
     evaluate = sub.add_parser(
         "evaluate",
         help="re-evaluate a run's saved parameters",
@@ -136,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "experiment":
+            return _experiment(args)
         if args.command in ("plot", "report"):
             return _plot_or_report(args)
         return _evaluate(args)
@@ -182,6 +218,69 @@ def _train(args: argparse.Namespace) -> int:
         f"at step {last['step']}; results in {out}"
     )
     return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from memb.agents import AGENTS
+    from memb.experiments.grid import Experiment, expand, read_experiment_file
+    from memb.experiments.launch import classify, run_experiment
+    from memb.training import TrainConfig
+
+    values = read_experiment_file(args.file) if args.file else {}
+    field_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for a in AGENTS.values():
+        field_names |= {f.name for f in dataclasses.fields(a.Config)}
+    for key, value in vars(args).items():
+        if key in field_names and value is not None:
+            if key in ("env", "seed"):
+                values.pop(key + "s", None)
+            values[key] = value
+    if args.seeds is not None:
+        values.pop("seed", None)
+        values["seeds"] = args.seeds
+    if args.algo is not None:
+        values.pop("algo", None)
+        values["algos"] = args.algo
+    if args.preset is not None:
+        values["preset"] = args.preset
+    grid = dict(values.get("grid", {}))
+    for item in args.grid:
+        key, sep, text = item.partition("=")
+        if not sep or not text:
+            _fail(f"--grid expects KEY=V1,V2 (for example rollout_length=1,2,3), got {item!r}")
+        grid[key.strip()] = [v for v in text.split(";" if ";" in text else ",") if v]
+    values["grid"] = grid
+    experiment = Experiment.from_values(values, where=args.file or "the command line")
+    default_out = Path("runs") / (Path(args.file).stem if args.file else "experiment")
+    out = Path(args.out) if args.out else default_out
+    if args.dry_run:
+        runs = expand(experiment)
+        for run in runs:
+            state = classify(run, out / run.name)
+            what = {"skipped": "finished", "queued": "resume" if state.resume else "new"}[state.status]
+            print(f"{out / run.name}: {what} ({run.config.train.steps} steps)")
+        print(f"{len(runs)} runs")
+        return 0
+    try:
+        states = run_experiment(
+            experiment,
+            out,
+            backend=args.backend,
+            workers=args.workers,
+            address=args.address,
+            cpus_per_run=args.cpus_per_run,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write(f"memb: interrupted; the runs wrote checkpoints, run the same command to continue ({out})\n")
+        return 130
+    failed = [s for s in states if s.status in ("failed", "interrupted")]
+    kinds = ("done", "skipped", "failed", "interrupted")
+    counts = ", ".join(f"{sum(s.status == k for s in states)} {k}" for k in kinds)
+    print(f"memb: {len(states)} runs in {out} ({counts}); index: {out / 'index.csv'}")
+    for s in failed:
+        sys.stderr.write(f"memb: {s.run.name} {s.status}: {s.error} (log: {out / s.run.name / 'train.log'})\n")
+    return 1 if failed else 0
 
 
 def _resume(args: argparse.Namespace, overrides: dict) -> int:

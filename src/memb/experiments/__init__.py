@@ -1,4 +1,4 @@
-"""Experiments and reporting: presets and run configuration (grids, plots and tables come later).
+"""Experiments and reporting: presets, run configuration, grids of runs (local pool or Ray), curves and tables.
 
 Uses training/; nothing below imports from here.
 """

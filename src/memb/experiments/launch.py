@@ -1,0 +1,298 @@
+"""Running a grid: a local process pool (each run pinned to its share of the cores) or a Ray cluster.
+
+The experiment directory holds experiment.json (the grid), index.csv (one row per run: status, step, last return)
+and one run directory per run. Running the same experiment again skips the runs that finished, resumes the ones
+that stopped from their newest checkpoint (a run killed with the coordinator resumes bit-identical), and reruns
+the ones that failed. A failing run is recorded in the index with its one-line error; the others go on.
+Only the coordinator writes index.csv and experiment.json, atomically; each run writes only its own directory.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from memb import config as cfg
+from memb.experiments.grid import Experiment, Run, expand
+from memb.training import RunConfig
+from memb.training.io import write_csv_atomic, write_json_atomic
+
+STATUSES = ("done", "skipped", "queued", "running", "failed", "interrupted")
+
+
+@dataclass
+class RunState:
+    run: Run
+    status: str = "queued"  # see STATUSES; "skipped" = done before this invocation
+    step: int = 0
+    last_return: float | None = None
+    error: str = ""
+    resume: bool = False
+    started: float = field(default=0.0, repr=False)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "run": self.run.name,
+            "label": self.run.label,
+            "algo": self.run.config.algo,
+            "env": self.run.env,
+            "seed": self.run.seed,
+            "steps": self.run.config.train.steps,
+            "status": self.status,
+            "step": self.step,
+            "last_return": "" if self.last_return is None else round(self.last_return, 3),
+            "error": self.error,
+        }
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A config without what may differ between invocations of one experiment (the budget, the versions)."""
+    train = {k: v for k, v in config.get("train", {}).items() if k != "steps"}
+    return {"algo": config.get("algo", "memb"), "train": train, "agent": config.get("agent", {})}
+
+
+def _last_eval(run_dir: Path) -> tuple[int, float | None]:
+    try:
+        df = pd.read_csv(run_dir / "eval.csv")
+    except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return 0, None
+    if df.empty:
+        return 0, None
+    return int(df["step"].iloc[-1]), float(df["return_mean"].iloc[-1])
+
+
+def classify(run: Run, run_dir: Path) -> RunState:
+    """Done (its summary reaches the budget), to resume (it has a config), or new. A different config is an error."""
+    state = RunState(run)
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        return state
+    saved = json.loads(config_file.read_text())
+    if _comparable(saved) != _comparable(run.config.to_dict()):
+        raise cfg.ConfigError(
+            f"{run_dir} holds a run with another config; pass a new --out, or delete that run directory to redo it"
+        )
+    state.step, state.last_return = _last_eval(run_dir)
+    summary = run_dir / "summary.json"
+    if summary.is_file() and json.loads(summary.read_text()).get("final_step", -1) >= run.config.train.steps:
+        state.status = "skipped"
+    else:
+        state.resume = True
+    return state
+
+
+# ----------------------------------------------------------------------------------------------- one run, anywhere
+
+
+def run_one(config: dict[str, Any], run_dir: str, resume: bool, cpus: list[int] | None = None) -> tuple[str, str]:
+    """Train one run into `run_dir`, its output in run_dir/train.log. Returns (status, one-line error)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)  # before JAX starts its thread pool, which then sizes itself to these cores
+    path = Path(run_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / "train.log", "a") as log, _redirect_output(log):
+        try:
+            from memb.training import Interrupted, train
+
+            train(RunConfig.from_dict(config), path, resume=resume, overwrite=not resume, progress=False)
+            return "done", ""
+        except Interrupted as e:
+            return "interrupted", str(e)
+        except Exception as e:  # one run's failure is recorded, never raised into the others
+            import traceback
+
+            traceback.print_exc()
+            message = str(e).splitlines()[0] if str(e) else ""
+            return "failed", f"{type(e).__name__}: {message}"
+
+
+@contextlib.contextmanager
+def _redirect_output(log):
+    """Point file descriptors 1 and 2 (Python's and C's output) at `log` for the duration."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+_SLOTS: Any = None
+
+
+def _init_worker(slots) -> None:
+    global _SLOTS
+    _SLOTS = slots
+
+
+def _pool_task(config: dict[str, Any], run_dir: str, resume: bool) -> tuple[str, str]:
+    cpus = _SLOTS.get() if _SLOTS is not None else None
+    try:
+        return run_one(config, run_dir, resume, cpus)
+    finally:
+        if cpus is not None:
+            _SLOTS.put(cpus)
+
+
+def core_shares(workers: int, cores: list[int] | None = None) -> list[list[int]]:
+    """Split the usable cores into `workers` near-equal groups (one per concurrent run)."""
+    cores = sorted(os.sched_getaffinity(0)) if cores is None else list(cores)
+    workers = max(1, min(workers, len(cores)))
+    return [cores[i::workers] for i in range(workers)]
+
+
+# ----------------------------------------------------------------------------------------------- the coordinator
+
+
+class Display:
+    """Every run's status, step and last return: redrawn in place on a terminal, one line per change otherwise."""
+
+    def __init__(self, enabled: bool, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = self.stream.isatty()
+        self.lines = 0
+        self.seen: dict[str, tuple] = {}
+
+    def update(self, states: list[RunState], elapsed: float) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            counts = {s: sum(st.status == s for st in states) for s in STATUSES}
+            head = f"memb experiment: {elapsed:6.0f}s  " + "  ".join(f"{k} {v}" for k, v in counts.items() if v)
+            width = max(len(st.run.name) for st in states)
+            rows = [head] + [
+                f"  {st.run.name:<{width}}  {st.status:<11} {st.step:>8}/{st.run.config.train.steps:<8} "
+                f"{'' if st.last_return is None else f'{st.last_return:10.1f}'}"
+                for st in states
+            ]
+            out = (f"\x1b[{self.lines}F" if self.lines else "") + "".join(f"\x1b[2K{r}\n" for r in rows)
+            self.stream.write(out)
+            self.lines = len(rows)
+        else:
+            for st in states:
+                key = (st.status, st.step)
+                if self.seen.get(st.run.name) != key:
+                    self.seen[st.run.name] = key
+                    ret = "" if st.last_return is None else f" return {st.last_return:.1f}"
+                    err = f" ({st.error})" if st.error else ""
+                    self.stream.write(f"memb experiment: {st.run.name} {st.status} step {st.step}{ret}{err}\n")
+        self.stream.flush()
+
+
+def run_experiment(
+    experiment: Experiment,
+    out: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    progress: bool = True,
+    poll_s: float = 2.0,
+) -> list[RunState]:
+    """Run every run of `experiment` under `out` that has not finished; returns the final state of each."""
+    cfg.one_of("backend", backend, ("local", "ray"))
+    cfg.positive("cpus_per_run", cpus_per_run)
+    if workers is not None:
+        cfg.positive("workers", workers, integer=True)
+    if address is not None and backend != "ray":
+        raise cfg.ConfigError("--address is for --backend ray; drop it or add --backend ray")
+    out = Path(out)
+    runs = expand(experiment)
+    states = [classify(run, out / run.name) for run in runs]  # raises before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "experiment.json", experiment.to_dict())
+    todo = [s for s in states if s.status == "queued"]
+    started = time.time()
+    display = Display(progress)
+
+    def refresh() -> None:
+        for s in todo:
+            run_dir = out / s.run.name
+            if s.status == "queued" and (run_dir / "config.json").is_file():
+                if (run_dir / "config.json").stat().st_mtime >= started:
+                    s.status = "running"
+            if s.status in ("running", "done", "failed", "interrupted"):
+                s.step, s.last_return = _last_eval(run_dir)
+        write_csv_atomic(out / "index.csv", [s.row() for s in states])
+        display.update(states, time.time() - started)
+
+    def finish(state: RunState, result: tuple[str, str]) -> None:
+        state.status, state.error = result
+
+    refresh()
+    if todo:
+        submit = _ray_backend if backend == "ray" else _local_backend
+        submit(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish)
+    refresh()
+    return states
+
+
+def _local_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
+    n_cores = len(os.sched_getaffinity(0))
+    if workers is None:
+        workers = max(1, int(n_cores // cpus_per_run))
+    workers = min(workers, len(todo))
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: JAX must not be forked
+    slots = ctx.Manager().Queue()
+    for share in core_shares(workers):
+        slots.put(share)
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots,)) as pool:
+        futures = {pool.submit(_pool_task, s.run.config.to_dict(), str(out / s.run.name), s.resume): s for s in todo}
+        _wait_all(futures, poll_s, refresh, finish, lambda f: f.result())
+
+
+def _wait_all(pending: dict, poll_s: float, refresh, finish, result_of) -> None:
+    while pending:
+        done, _ = cf.wait(list(pending), timeout=poll_s, return_when=cf.FIRST_COMPLETED)
+        for f in done:
+            state = pending.pop(f)
+            try:
+                finish(state, result_of(f))
+            except Exception as e:  # the worker process itself died (killed, out of memory)
+                finish(state, ("failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+        refresh()
+
+
+def _ray_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise cfg.ConfigError("--backend ray needs Ray: pip install 'memb[ray]'") from None
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers or len(os.sched_getaffinity(0)), log_to_driver=False)
+    # max_calls=1: a fresh worker process per run, so each run's JAX sizes its threads to the CPUs Ray gives it.
+    # The run directories must be on a filesystem that every node shares.
+    remote = ray.remote(num_cpus=cpus_per_run, max_calls=1)(run_one)
+    refs = {remote.remote(s.run.config.to_dict(), str(Path(out).resolve() / s.run.name), s.resume): s for s in todo}
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=poll_s)
+        for ref in ready:
+            state = refs.pop(ref)
+            try:
+                finish(state, tuple(ray.get(ref)))
+            except Exception as e:
+                finish(state, ("failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+        refresh()

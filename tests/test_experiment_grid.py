@@ -1,0 +1,159 @@
+"""`memb experiment`: the grid's expansion, and running it locally and on Ray (skip, resume, failure isolation)."""
+
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+
+from memb.config import ConfigError
+from memb.experiments.grid import Experiment, expand, parse_seeds
+from memb.experiments.launch import core_shares, run_experiment
+from memb.training import train
+
+from conftest import run_cli
+
+# a run of a few seconds: 300 steps, tiny networks, one short evaluation per 150 steps
+TINY = dict(
+    steps=300,
+    epoch_length=150,
+    eval_episodes=1,
+    random_steps=100,
+    model_warmup_steps=50,
+    batch_size=16,
+    policy_hidden=(16, 16),
+    value_hidden=(16, 16),
+    model_hidden=(16, 16),
+    updates_per_step=1,
+    checkpoint_every=150,
+)
+
+
+def test_seed_ranges_and_lists():
+    assert parse_seeds("0-4") == (0, 1, 2, 3, 4)
+    assert parse_seeds("0,2,5") == (0, 2, 5)
+    assert parse_seeds("1-2,7") == (1, 2, 7)
+    assert parse_seeds(3) == (3,)
+    assert parse_seeds([0, 1]) == (0, 1)
+    for bad in ("4-0", "a", "", "0,0", "-1"):
+        with pytest.raises(ConfigError, match="seed"):
+            parse_seeds(bad)
+
+
+def test_grid_expands_to_the_product_of_its_axes_with_labels_and_overrides():
+    exp = Experiment.from_values(
+        {
+            "envs": ["Pendulum-v1", "InvertedPendulum-v5"],
+            "seeds": "0-2",
+            "batch_size": 64,  # common to every run
+            "configs": {"base": {}, "noent": {"alpha": 0.0}},
+            "grid": {"rollout_length": [1, 2]},
+        }
+    )
+    runs = expand(exp)
+    assert len(runs) == 2 * 3 * 2 * 2
+    labels = sorted({r.label for r in runs})
+    assert labels == [f"{c}-rollout_length={k}" for c in ("base", "noent") for k in (1, 2)]
+    by_name = {r.name: r.config for r in runs}
+    c = by_name["noent-rollout_length=2/InvertedPendulum-v5-s1"]
+    assert (c.agent.alpha, c.agent.rollout_length, c.agent.batch_size, c.train.seed) == (0.0, 2, 64, 1)
+    # the paper's preset applies underneath the overrides: InvertedPendulum's m = 1
+    assert c.agent.updates_per_step == 1
+    base = by_name["base-rollout_length=1/Pendulum-v1-s0"]
+    assert base.agent.alpha == 0.2 and base.agent.model_hidden == (32, 16)
+
+
+def test_one_configuration_is_labelled_by_its_algo_and_steps_paper_follows_the_env():
+    runs = expand(Experiment.from_values({"envs": "Pendulum-v1,HalfCheetah-v5", "steps": "paper"}))
+    assert [r.name for r in runs] == ["memb/Pendulum-v1-s0", "memb/HalfCheetah-v5-s0"]
+    assert [r.config.train.steps for r in runs] == [50_000, 200_000]
+
+
+def test_a_bad_value_names_the_run_it_belongs_to():
+    with pytest.raises(ConfigError, match=r"memb on Pendulum-v1 \(configuration 'rollout_length=0'\)"):
+        expand(Experiment.from_values({"grid": {"rollout_length": [1, 0]}}))
+    with pytest.raises(ConfigError, match="unknown config key 'batchsize'"):
+        expand(Experiment.from_values({"batchsize": 3}))
+    with pytest.raises(ConfigError, match="both seed and seeds"):
+        Experiment.from_values({"seed": 1, "seeds": "0-1"})
+    with pytest.raises(ConfigError, match="non-empty list"):
+        Experiment.from_values({"grid": {"alpha": 0.1}})
+
+
+def test_core_shares_split_the_cores_evenly():
+    assert core_shares(2, [0, 1, 2, 3]) == [[0, 2], [1, 3]]
+    assert core_shares(3, [0, 1]) == [[0], [1]]
+    assert core_shares(1, [0, 1]) == [[0, 1]]
+
+
+def test_local_grid_skips_finished_runs_resumes_grown_ones_and_isolates_a_failure(tmp_path):
+    exp = Experiment.from_values(
+        {**TINY, "envs": ["Pendulum-v1", "envs_for_tests:MembTestNaN-v0"], "seeds": "0-1", "preset": "none"}
+    )
+    out = tmp_path / "exp"
+    states = run_experiment(exp, out, workers=2, progress=False, poll_s=0.2)
+    status = {s.run.name: s.status for s in states}
+    assert status["memb/Pendulum-v1-s0"] == status["memb/Pendulum-v1-s1"] == "done"
+    assert status["memb/envs_for_tests_MembTestNaN-v0-s0"] == "failed"
+    index = pd.read_csv(out / "index.csv")
+    assert len(index) == 4 and set(index["status"]) == {"done", "failed"}
+    failed = index[index["status"] == "failed"]
+    assert failed["error"].str.contains("non-finite").all()
+    assert (index[index["status"] == "done"]["step"] == 300).all()
+
+    # a run of the grid is exactly `memb train` with the same config
+    run = next(r for r in expand(exp) if r.name == "memb/Pendulum-v1-s1")
+    train(run.config, tmp_path / "direct", progress=False, tensorboard=False)
+    assert (out / run.name / "eval.csv").read_text() == (tmp_path / "direct" / "eval.csv").read_text()
+
+    # again: finished runs are skipped (their files untouched), failed ones are retried
+    before = (out / "memb/Pendulum-v1-s0" / "eval.csv").stat().st_mtime_ns
+    states = run_experiment(exp, out, workers=2, progress=False, poll_s=0.2)
+    status = {s.run.name: s.status for s in states}
+    assert status["memb/Pendulum-v1-s0"] == "skipped" and status["memb/envs_for_tests_MembTestNaN-v0-s1"] == "failed"
+    assert (out / "memb/Pendulum-v1-s0" / "eval.csv").stat().st_mtime_ns == before
+
+    # a larger budget resumes the finished runs from their checkpoints: the old rows stay, new ones follow
+    grown = dataclasses.replace(exp, envs=("Pendulum-v1",), common={**exp.common, "steps": 450})
+    old = pd.read_csv(out / "memb/Pendulum-v1-s0" / "eval.csv")
+    states = run_experiment(grown, out, workers=2, progress=False, poll_s=0.2)
+    assert {s.status for s in states} == {"done"}
+    new = pd.read_csv(out / "memb/Pendulum-v1-s0" / "eval.csv")
+    assert list(new["step"]) == [150, 300, 450]
+    pd.testing.assert_frame_equal(new.iloc[:2], old)
+    assert json.loads((out / "experiment.json").read_text())["common"]["steps"] == 450
+
+    # a different config in the same place is refused before anything runs
+    other = Experiment.from_values({**TINY, "envs": ["Pendulum-v1"], "seeds": "0", "preset": "none", "alpha": 0.5})
+    with pytest.raises(ConfigError, match="another config"):
+        run_experiment(other, out, progress=False)
+
+
+def test_experiment_command_dry_run_and_bad_input(tmp_path, capsys):
+    spec = tmp_path / "grid.toml"
+    spec.write_text('envs = ["Pendulum-v1"]\nseeds = "0-1"\nsteps = 1000\n[grid]\nrollout_length = [1, 3]\n')
+    code, out, err = run_cli(["experiment", str(spec), "--out", str(tmp_path / "e"), "--dry-run"], capsys)
+    assert code == 0, err
+    assert out.count(": new (1000 steps)") == 4 and "rollout_length=3/Pendulum-v1-s1" in out
+    code, out, err = run_cli(["experiment", "--grid", "alpha", "--dry-run"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--grid expects KEY=V1,V2" in err
+    code, out, err = run_cli(["experiment", "--seeds", "3-1", "--dry-run"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "seeds must be a range" in err
+    code, out, err = run_cli(["experiment", "--address", "auto", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "--backend ray" in err and not (tmp_path / "x").exists()
+
+
+def test_ray_backend_runs_a_tiny_grid(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'memb[ray]')")
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    except Exception as e:  # pragma: no cover - depends on the machine
+        pytest.skip(f"Ray cannot start here: {e}")
+    try:
+        exp = Experiment.from_values({**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0-1", "preset": "none"})
+        states = run_experiment(exp, tmp_path / "ray", backend="ray", progress=False, poll_s=0.2)
+        assert [s.status for s in states] == ["done", "done"]
+        index = pd.read_csv(tmp_path / "ray" / "index.csv")
+        assert list(index["step"]) == [150, 150]
+    finally:
+        ray.shutdown()
