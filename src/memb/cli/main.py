@@ -126,6 +126,43 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--no-progress", action="store_true", help="no progress display")
     _add_config_flags(experiment)
 
+    theory = sub.add_parser(
+        "theory",
+        help="the bounds of Theorems 1 and 2 and the rollout length they suggest",
+        description="With RUN_DIR: estimate K_m, K_π, K_r, ε_m and ε_π from a trained MEMB run, then evaluate both "
+        "bounds and Theorem 2's bound over k. Without: use the constants given by --gamma --km --kpi --kr --eps-m "
+        "--eps-pi. See docs/theory.md.",
+    )
+    theory.add_argument("run_dir", nargs="?", default=None, help="a MEMB run directory written by `memb train`")
+    for flag, what in (
+        ("--gamma", "discount γ (default with RUN_DIR: the run's)"),
+        ("--km", "K_m, Lipschitz constant of the dynamics"),
+        ("--kpi", "K_π, Lipschitz constant of the policy"),
+        ("--kr", "K_r, Lipschitz constant of the reward"),
+        ("--eps-m", "ε_m, Wasserstein model error"),
+        ("--eps-pi", "ε_π, Wasserstein policy shift"),
+    ):
+        theory.add_argument(flag, type=float, default=None, help=what)
+    theory.add_argument("--k-max", type=int, default=20, help="largest k of the bound curve (default: 20)")
+    theory.add_argument(
+        "--lipschitz",
+        default="empirical",
+        choices=("empirical", "spectral"),
+        help="with RUN_DIR: max input-Jacobian norms (default) or products of spectral norms",
+    )
+    theory.add_argument("--eps", default="max", choices=("max", "mean"), help="with RUN_DIR: sup (default) or mean ε")
+    theory.add_argument(
+        "--policy-constant",
+        default="joint",
+        choices=("joint", "paper"),
+        help="with RUN_DIR: K_π = √(1 + L_π²), the constant the proofs need (default), or L_π as the statements read",
+    )
+    theory.add_argument("--relaxed", action="store_true", help="require only γK̄ < 1 instead of K̄ < 1")
+    theory.add_argument("--transitions", type=int, default=2000, help="held-out transitions to collect (default: 2000)")
+    theory.add_argument("--seed", type=int, default=0, help="seed of the held-out episodes (default: 0)")
+    theory.add_argument("--plot", default=None, metavar="FILE", help="plot the bound against k (.png and .svg)")
+    theory.add_argument("--json", default=None, metavar="FILE", help="also write the estimates and bounds as JSON")
+
     evaluate = sub.add_parser(
         "evaluate",
         help="re-evaluate a run's saved parameters",
@@ -170,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "theory":
+            return _theory(args)
         if args.command == "experiment":
             return _experiment(args)
         if args.command in ("plot", "report"):
@@ -281,6 +320,62 @@ def _experiment(args: argparse.Namespace) -> int:
     for s in failed:
         sys.stderr.write(f"memb: {s.run.name} {s.status}: {s.error} (log: {out / s.run.name / 'train.log'})\n")
     return 1 if failed else 0
+
+
+def _theory(args: argparse.Namespace) -> int:
+    from memb.theory import TheoryError
+    from memb.theory.report import Constants, analyse, format_analysis, format_estimates, plot_bound
+    from memb.training.io import write_json_atomic
+
+    given = {k: getattr(args, k) for k in ("gamma", "km", "kpi", "kr", "eps_m", "eps_pi")}
+    if args.k_max < 1:
+        _fail(f"--k-max must be >= 1, got {args.k_max}")
+    record: dict = {}
+    try:
+        if args.run_dir is None:
+            missing = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is None]
+            if missing:
+                _fail(f"give a run directory, or all of the constants (missing {', '.join(missing)})")
+            constants = Constants(
+                given["gamma"], given["km"], given["kpi"], given["kr"], given["eps_m"], given["eps_pi"]
+            )
+            analysis = analyse(constants, k_max=args.k_max, strict=not args.relaxed)
+            if analysis.problem:
+                _fail(analysis.problem)
+        else:
+            from memb.theory.estimate import estimate_run
+
+            run_dir = Path(args.run_dir)
+            if not (run_dir / "config.json").is_file() or not (run_dir / "state.msgpack").is_file():
+                _fail(f"{run_dir} has no config.json and state.msgpack; pass a finished `memb train` run directory")
+            if args.transitions < 10:
+                _fail(f"--transitions must be >= 10, got {args.transitions}")
+            est = estimate_run(run_dir, transitions=args.transitions, seed=args.seed)
+            print(f"memb theory: {run_dir} ({args.transitions} held-out transitions of the current policy)")
+            print(format_estimates(est))
+            l_pi = getattr(est, f"l_pi_{args.lipschitz}")
+            constants = Constants(
+                given["gamma"] if given["gamma"] is not None else est.gamma,
+                getattr(est, f"k_m_{args.lipschitz}"),
+                est.k_pi(args.lipschitz) if args.policy_constant == "joint" else l_pi,
+                getattr(est, f"k_r_{args.lipschitz}"),
+                getattr(est, f"eps_m_{args.eps}"),
+                getattr(est, f"eps_pi_{args.eps}"),
+            )
+            analysis = analyse(constants, k_max=args.k_max, strict=not args.relaxed)
+            record["estimates"] = est.to_dict()
+            record["choices"] = {k: getattr(args, k) for k in ("lipschitz", "eps", "policy_constant", "relaxed")}
+    except TheoryError as e:
+        _fail(str(e))
+    print(format_analysis(analysis))
+    if args.plot and analysis.ks is not None:
+        for path in plot_bound(analysis, args.plot):
+            print(f"wrote {path}")
+    elif args.plot:
+        print("no plot: the bounds are not defined for these constants")
+    if args.json:
+        write_json_atomic(Path(args.json), {**record, **analysis.to_dict()})
+    return 0
 
 
 def _resume(args: argparse.Namespace, overrides: dict) -> int:
