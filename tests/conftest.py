@@ -18,6 +18,20 @@ def tiny_config(**overrides) -> MEMBConfig:
     return MEMBConfig(**{**base, **overrides})
 
 
+# a MEMB run of a few seconds (with steps=300): tiny networks, one short evaluation every 150 steps
+TINY_RUN = dict(
+    epoch_length=150,
+    eval_episodes=1,
+    random_steps=100,
+    model_warmup_steps=50,
+    batch_size=16,
+    policy_hidden=(16, 16),
+    value_hidden=(16, 16),
+    model_hidden=(16, 16),
+    updates_per_step=1,
+)
+
+
 def random_batch(rng: np.random.Generator, n: int, obs_dim: int, act_dim: int, dtype=np.float32) -> Batch:
     return Batch(
         obs=rng.normal(size=(n, obs_dim)).astype(dtype),

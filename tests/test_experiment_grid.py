@@ -11,22 +11,9 @@ from memb.experiments.grid import Experiment, expand, parse_seeds
 from memb.experiments.launch import core_shares, run_experiment
 from memb.training import train
 
-from conftest import run_cli
+from conftest import TINY_RUN, run_cli
 
-# a run of a few seconds: 300 steps, tiny networks, one short evaluation per 150 steps
-TINY = dict(
-    steps=300,
-    epoch_length=150,
-    eval_episodes=1,
-    random_steps=100,
-    model_warmup_steps=50,
-    batch_size=16,
-    policy_hidden=(16, 16),
-    value_hidden=(16, 16),
-    model_hidden=(16, 16),
-    updates_per_step=1,
-    checkpoint_every=150,
-)
+TINY = dict(TINY_RUN, steps=300, checkpoint_every=150)
 
 
 def test_seed_ranges_and_lists():
@@ -99,6 +86,7 @@ def test_local_grid_skips_finished_runs_resumes_grown_ones_and_isolates_a_failur
     assert len(index) == 4 and set(index["status"]) == {"done", "failed"}
     failed = index[index["status"] == "failed"]
     assert failed["error"].str.contains("non-finite").all()
+    assert "Traceback" in (out / "memb/envs_for_tests_MembTestNaN-v0-s0.log").read_text()  # beside its run dir
     assert (index[index["status"] == "done"]["step"] == 300).all()
 
     # a run of the grid is exactly `memb train` with the same config

@@ -41,9 +41,7 @@ def test_policy_objective_matches_hand_unroll(k, rng):
     state = agent.init(jax.random.PRNGKey(1))
     b = random_batch(rng, 16, 3, 2)
     key = jax.random.PRNGKey(7)
-    got, _ = agent.policy_objective(
-        state.params["policy"], state.params, state.normalizer, b.obs, 1 - b.terminated, key
-    )
+    got, _ = agent.policy_objective(state.params["policy"], state.params, state.normalizer, b, key)
     want = hand_objective(agent, state.params, state.normalizer, b.obs, 1 - b.terminated, key, k)
     assert float(got) == pytest.approx(float(want), rel=1e-6)
 
@@ -60,7 +58,7 @@ def test_policy_gradient_eq9_against_central_finite_differences(k, rng):
         key = jax.random.PRNGKey(3)  # fixed noise η, ζ: the objective is a smooth function of θ
 
         def objective(theta):
-            return agent.policy_objective(theta, params, normalizer, b.obs, 1 - b.terminated, key)[0]
+            return agent.policy_objective(theta, params, normalizer, b, key)[0]
 
         theta = params["policy"]
         grad = jax.grad(objective)(theta)
@@ -89,11 +87,9 @@ def test_policy_step_moves_only_the_policy(tiny_agent, rng):
     )
     assert all(changed)
     # ... although the objective does depend on the models and V: the gradient flows through them
-    g = jax.grad(
-        lambda p: agent.policy_objective(
-            state.params["policy"], p, state.normalizer, b.obs, 1 - b.terminated, state.key
-        )[0]
-    )(state.params)
+    g = jax.grad(lambda p: agent.policy_objective(state.params["policy"], p, state.normalizer, b, state.key)[0])(
+        state.params
+    )
     for name in ("dynamics", "reward", "v"):
         assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(g[name])) > 0
 

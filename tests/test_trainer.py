@@ -79,3 +79,21 @@ def test_a_user_made_unregistered_env_from_a_factory(tmp_path):
     assert [r["step"] for r in result.eval_rows] == [30, 60]
     # each evaluation env lives for the whole run: its first episode is truncated at 5, its second terminates at 3
     assert [r["length_mean"] for r in result.eval_rows] == [5.0, 3.0]
+
+
+def test_states_saved_before_inject_hyperparams_still_load(tmp_path):
+    """Run directories written when the optimizer states were bare Adam states load with the config's rates."""
+    import flax
+    import jax
+
+    from memb.agents import MEMB
+    from memb.training.trainer import load_state
+
+    agent = MEMB(tiny_config(policy_lr=1e-3), obs_dim=3, act_dim=2)
+    state = jax.device_get(agent.init(jax.random.PRNGKey(0)))
+    old = flax.serialization.to_state_dict(state)
+    old["opt_state"] = {k: v["inner_state"] for k, v in old["opt_state"].items()}
+    (tmp_path / "state.msgpack").write_bytes(flax.serialization.msgpack_serialize(old))
+    loaded = load_state(tmp_path, agent)
+    jax.tree.map(np.testing.assert_array_equal, loaded, state)
+    assert float(loaded.opt_state["policy"].hyperparams["learning_rate"]) == pytest.approx(1e-3)

@@ -1,12 +1,29 @@
 """Agents: pure update functions over state pytrees. An agent module uses networks/, nothing above it.
 
-An agent class exposes `Config`, `init(key)`, `act(state, obs, key, deterministic)`, `batches_per_step(step)`,
-`update(state, batches, step)` and `model_error(state, batch)`; the trainer needs nothing else.
+An agent class exposes `Config` (with `batch_size` and `random_steps`), `components`, `init(key)`,
+`act(state, obs, key, deterministic)`, `batches_per_step(step)`, `rounds_per_step(step)`, `update(state, batches, step)`
+(whose info holds a `finite` vector over `components`), `model_error(state, batch)`, `scale_learning_rate`,
+`learning_rates` and `uses_behavior_log_prob`; the trainer needs nothing else. A new agent is one module here.
 """
 
 from memb.agents.common import Batch, polyak_update
 from memb.agents.memb import MEMB, MEMBConfig, MEMBState
+from memb.agents.sac import SAC, SACConfig
+from memb.agents.td3 import DDPG, TD3, DDPGConfig, TD3Config
 
-AGENTS = {"memb": MEMB}
+AGENTS = {"memb": MEMB, "sac": SAC, "td3": TD3, "ddpg": DDPG}
 
-__all__ = ["AGENTS", "MEMB", "MEMBConfig", "MEMBState", "Batch", "polyak_update"]
+__all__ = [
+    "AGENTS",
+    "DDPG",
+    "MEMB",
+    "SAC",
+    "TD3",
+    "Batch",
+    "DDPGConfig",
+    "MEMBConfig",
+    "MEMBState",
+    "SACConfig",
+    "TD3Config",
+    "polyak_update",
+]

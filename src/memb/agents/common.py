@@ -7,17 +7,22 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import optax
 
 
 @flax.struct.dataclass
 class Batch:
-    """Real transitions (s, a, r, s', d) from the replay buffer D; `terminated` is 1.0 only at true ends."""
+    """Real transitions (s, a, r, s', d) from the replay buffer D; `terminated` is 1.0 only at true ends.
+
+    `behavior_log_prob` is log μ(a|s) of the policy that took the action (for importance weights), when recorded.
+    """
 
     obs: jax.Array
     action: jax.Array
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
+    behavior_log_prob: jax.Array | None = None
 
 
 def all_finite(*trees: Any) -> jax.Array:
@@ -29,3 +34,24 @@ def all_finite(*trees: Any) -> jax.Array:
 def polyak_update(online: Any, target: Any, tau: float) -> Any:
     """target ← (1 − τ) target + τ online."""
     return jax.tree.map(lambda o, t: (1.0 - tau) * t + tau * o, online, target)
+
+
+def wasserstein_1d(x: jax.Array, y: jax.Array) -> jax.Array:
+    """1-Wasserstein distance per column between two equal-size samples [n, d]: mean |sorted x − sorted y|."""
+    return jnp.mean(jnp.abs(jnp.sort(x, axis=0) - jnp.sort(y, axis=0)), axis=0)
+
+
+def adam(learning_rate: float):
+    """Adam with its learning rate in the optimizer state, so that a divergence remedy can lower it."""
+    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
+
+
+def scale_learning_rate(opt_state: dict, component: str, factor: float) -> dict:
+    """`opt_state` with `component`'s learning rate multiplied by `factor`."""
+    opt = opt_state[component]
+    hyper = {**opt.hyperparams, "learning_rate": opt.hyperparams["learning_rate"] * factor}
+    return {**opt_state, component: opt._replace(hyperparams=hyper)}
+
+
+def learning_rates(opt_state: dict, components: tuple[str, ...]) -> dict[str, float]:
+    return {c: float(opt_state[c].hyperparams["learning_rate"]) for c in components}

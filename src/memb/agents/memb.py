@@ -23,9 +23,18 @@ import numpy as np
 import optax
 
 from memb import config as cfg
-from memb.agents.common import Batch, all_finite, polyak_update
+from memb.agents.common import (
+    Batch,
+    adam,
+    all_finite,
+    learning_rates,
+    polyak_update,
+    scale_learning_rate,
+    wasserstein_1d,
+)
 from memb.networks import GaussianMLP, QEnsemble, TanhGaussianPolicy, ValueFunction
-from memb.networks.distributions import gaussian_log_prob, tanh_gaussian_sample
+from memb.networks.analytic import ANALYTIC_MODELS
+from memb.networks.distributions import gaussian_log_prob, tanh_gaussian_log_prob, tanh_gaussian_sample
 
 Params = Any
 
@@ -56,6 +65,12 @@ class MEMBConfig:
     model_update_in_rounds: bool = True  # the authors: one model step at the start of each of the m rounds
     random_steps: int = 1000  # uniformly random actions first
     model_warmup_steps: int = 5000  # env steps (from the start) in which only the models train
+    # ablations (App. B)
+    policy_gradient: Literal["model", "real"] = "model"  # B.1a: "real" = SVG(1) on the batch's real s', r
+    importance_weight_cap: float = 0.0  # with "real": > 0 weights each transition by min(π(a|s)/μ(a|s), cap)
+    action_noise: float = 0.0  # B.1a: std of Gaussian noise added to actions while acting (for α = 0)
+    value_expansion_horizon: int = 1  # H of §3.2: Q targets over H − 1 imagined steps; 1 = real data only
+    true_model: str = ""  # B.3: an analytic model (networks.analytic) in place of the learned ones for the policy
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -72,6 +87,24 @@ class MEMBConfig:
         cfg.non_negative("model_updates_per_step", self.model_updates_per_step, integer=True)
         cfg.non_negative("random_steps", self.random_steps, integer=True)
         cfg.non_negative("model_warmup_steps", self.model_warmup_steps, integer=True)
+        cfg.one_of("policy_gradient", self.policy_gradient, ("model", "real"))
+        cfg.non_negative("action_noise", self.action_noise)
+        cfg.positive("value_expansion_horizon", self.value_expansion_horizon, integer=True)
+        if self.true_model:
+            cfg.one_of("true_model", self.true_model, tuple(ANALYTIC_MODELS))
+        if self.policy_gradient == "real" and self.rollout_length != 1:
+            raise cfg.ConfigError(
+                f"policy_gradient real (SVG(1)) uses one real step; set rollout_length 1, got {self.rollout_length}"
+            )
+        cfg.non_negative("importance_weight_cap", self.importance_weight_cap)
+        if self.importance_weight_cap > 0 and self.policy_gradient != "real":
+            raise cfg.ConfigError("importance_weight_cap weights SVG(1)'s real transitions; add policy_gradient real")
+        if self.importance_weight_cap > 0 and self.action_noise > 0:
+            raise cfg.ConfigError(
+                "importance weights need the acting policy's density, which action_noise changes; drop one of them"
+            )
+        if self.policy_gradient == "real" and self.true_model:
+            raise cfg.ConfigError("policy_gradient real and true_model exclude each other; drop one of them")
 
 
 # ---------------------------------------------------------------------------------------------- 2. state
@@ -131,13 +164,13 @@ class MEMB:
         self.q_net = QEnsemble(c.value_hidden, num=2)
         self.v_net = ValueFunction(c.value_hidden)
         # learning rates live in the optimizer state, so that a divergence remedy can lower one of them
-        self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
-        self.model_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.model_lr)
-        self.value_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.value_lr)
+        self.policy_opt, self.model_opt, self.value_opt = adam(c.policy_lr), adam(c.model_lr), adam(c.value_lr)
         self._update = jax.jit(self.update_fn)
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
         self._model_error = jax.jit(self.model_error_fn)
+        self._log_prob = jax.jit(self.log_prob_fn)
+        self.uses_behavior_log_prob = c.importance_weight_cap > 0  # the trainer then records log μ(a|s)
 
     # ------------------------------------------------------------------------------------- init
     def init(self, key: jax.Array) -> MEMBState:
@@ -176,13 +209,27 @@ class MEMB:
         if deterministic:
             mean, _ = self.policy_net.apply(policy_params, obs)
             return jnp.tanh(mean), key
-        return self.policy(policy_params, obs, sub)[0], key
+        action = self.policy(policy_params, obs, sub)[0]
+        if self.config.action_noise > 0:  # App. B.1a: exploration noise for α = 0
+            key, k_noise = jax.random.split(key)
+            noise = self.config.action_noise * jax.random.normal(k_noise, action.shape)
+            action = jnp.clip(action + noise, -1.0, 1.0)
+        return action, key
 
     def act(self, state: MEMBState, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
         """Action(s) in [-1, 1]^d for one observation or a batch; returns (action as NumPy, next key)."""
         obs = jnp.asarray(obs, jnp.float32)
         action, key = self._act(state.params["policy"], obs, key, deterministic=deterministic)
         return np.asarray(action), key
+
+    def log_prob_fn(self, policy_params: Params, obs: jax.Array, action: jax.Array) -> jax.Array:
+        """log π(a|s) of a given action in [-1, 1]^d."""
+        mean, log_std = self.policy_net.apply(policy_params, obs)
+        u = jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
+        return tanh_gaussian_log_prob(u, mean, log_std)
+
+    def log_prob(self, state: MEMBState, obs: np.ndarray, action: np.ndarray) -> float:
+        return float(self._log_prob(state.params["policy"], jnp.asarray(obs), jnp.asarray(action)))
 
     # --------------------------------------------------------------------- 3. models (§3.1, eq. 4)
     def _model_heads(self, params: Params, normalizer: Normalizer, s: jax.Array, a: jax.Array):
@@ -242,13 +289,33 @@ class MEMB:
         return state, info
 
     # ------------------------------------------------------------- 4. value learning (eq. 5, 6)
-    def value_loss(self, value_params: Params, policy_params: Params, target_v: Params, batch: Batch, key):
-        """Eq. (6) for Q1 and Q2 with the target V̄, and eq. (5) for V with min(Q1, Q2); real data only."""
+    def value_loss(self, value_params: Params, policy_params: Params, target_v: Params, batch: Batch, key, model=None):
+        """Eq. (6) for Q1 and Q2 with the target V̄, and eq. (5) for V with min(Q1, Q2); real data only.
+
+        With H = `value_expansion_horizon` > 1, §3.2's value expansion: from the real (s₀, a₀, r₀, s₁), H − 1 more
+        steps imagined with π and the learned models (`model` = (params, normalizer)), and
+            J(φ) = 1/H Σ_{t<H} ½ (Q(ŝ_t, â_t) − (Σ_{j=t}^{H−1} γ^{j−t} r̂_j + γ^{H−t} V̄(ŝ_H)))².
+        The real transition's 1 − d masks everything after step 0. H = 1 is eq. (6) exactly.
+        """
         c = self.config
         not_done = 1.0 - batch.terminated  # time-limit truncation is not terminal: bootstrap through it
-        q_target = batch.reward + c.gamma * not_done * self.v_net.apply(target_v, batch.next_obs)
-        q = self.q_net.apply(value_params["q"], batch.obs, batch.action)  # [2, B]
-        q_loss = 0.5 * jnp.mean(jnp.sum((q - jax.lax.stop_gradient(q_target)) ** 2, axis=0))
+        states, actions, rewards, s = [batch.obs], [batch.action], [batch.reward], batch.next_obs
+        k_ve = jax.random.fold_in(key, 1)
+        for _ in range(c.value_expansion_horizon - 1):
+            k_ve, k_pi, k_model = jax.random.split(k_ve, 3)
+            a, _ = self.policy(policy_params, s, k_pi)
+            s_next, r = self.dynamics_and_reward(*model, s, a, k_model)
+            states, actions, rewards, s = [*states, s], [*actions, a], [*rewards, r], s_next
+        target = self.v_net.apply(target_v, s)
+        q_loss = 0.0
+        for t in reversed(range(c.value_expansion_horizon)):
+            mask = not_done if t == 0 else 1.0
+            target = rewards[t] + c.gamma * mask * target
+            q_t = self.q_net.apply(value_params["q"], states[t], actions[t])  # [2, B]
+            sq = jnp.sum((q_t - jax.lax.stop_gradient(target)) ** 2, axis=0)
+            q_loss = q_loss + 0.5 * jnp.mean(sq if t == 0 else sq * not_done)
+            q = q_t
+        q_loss = q_loss / c.value_expansion_horizon
 
         a_new, log_prob = self.policy(policy_params, batch.obs, key)
         q_new = self.q_net.apply(value_params["q"], batch.obs, a_new).min(axis=0)
@@ -261,7 +328,7 @@ class MEMB:
         key, sub = jax.random.split(state.key)
         params = _value_params(state.params)
         grads, info = jax.grad(self.value_loss, has_aux=True)(
-            params, state.params["policy"], state.target_v, batch, sub
+            params, state.params["policy"], state.target_v, batch, sub, (state.params, state.normalizer)
         )
         updates, opt = self.value_opt.update(grads, state.opt_state["value"], params)
         params = optax.apply_updates(params, updates)
@@ -269,33 +336,69 @@ class MEMB:
         return state, info
 
     # ------------------------------------------------------- 5. policy through the models (eq. 8, 9)
-    def policy_objective(self, policy_params: Params, params: Params, normalizer, s0, not_done, key):
+    def policy_objective(self, policy_params: Params, params: Params, normalizer, batch: Batch, key):
         """Eq. (8) unrolled over k = `rollout_length` imagined steps from real states s0 ~ D:
 
             V(s0) ≈ E[ Σ_{j<k} γ^j (r̂(s_j, a_j, ζ) − α log π(a_j|s_j)) + γ^k V(s_k) ],
             a_j = κ(s_j, η_j; θ),  s_{j+1} = f(s_j, a_j, ζ_j).
 
         Differentiating w.r.t. θ alone gives eq. (9): gradients flow through r̂, f and V but only θ moves.
-        `not_done` (the real transition's 1 − d, as in the authors' code) masks everything after step 0.
+        The real transition's 1 − d (as in the authors' code) masks everything after step 0.
         """
         c = self.config
-        s, total, discount = s0, 0.0, 1.0
+        if c.policy_gradient == "real":
+            return self.real_policy_objective(policy_params, params, normalizer, batch)
+        not_done = 1.0 - batch.terminated
+        model = self.dynamics_and_reward if not c.true_model else self._true_model
+        s, total, discount = batch.obs, 0.0, 1.0
         for j in range(c.rollout_length):
             key, k_pi, k_model = jax.random.split(key, 3)
             a, log_prob = self.policy(policy_params, s, k_pi)
-            s, r = self.dynamics_and_reward(params, normalizer, s, a, k_model)
+            s, r = model(params, normalizer, s, a, k_model)
             total = total + discount * (r - c.alpha * log_prob)
             discount = discount * c.gamma * (not_done if j == 0 else 1.0)
         total = total + discount * self.v_net.apply(params["v"], s)  # online V, as the authors
         return jnp.mean(total), {"policy_objective": jnp.mean(total), "entropy": -jnp.mean(log_prob)}
 
+    def _true_model(self, params, normalizer, s, a, key):
+        """App. B.3: the environment's own dynamics and reward, differentiable."""
+        return ANALYTIC_MODELS[self.config.true_model](s, a)
+
+    def real_policy_objective(self, policy_params: Params, params: Params, normalizer, batch: Batch):
+        """App. B.1a, SVG(1) (Heess et al. 2015; eq. 1): the objective at the batch's real (a, r, s').
+
+        The noises are inferred so that the reparameterized samples reproduce the real data at the current
+        parameters: η from a = tanh(μ_θ(s) + σ_θ(s) η), ζ from s' = μ_f(s, a) + σ_f(s, a) ζ, and ξ likewise for r.
+        The objective's value is r − α log π(a|s) + γ(1 − d) V(s'); its gradient flows through the models'
+        Jacobians ∂f/∂a, ∂r̂/∂a and through ∂a/∂θ, never through imagined states.
+        """
+        c = self.config
+        mean, log_std = self.policy_net.apply(policy_params, batch.obs)
+        u_real = jnp.arctanh(jnp.clip(batch.action, -1.0 + 1e-6, 1.0 - 1e-6))
+        eta = jax.lax.stop_gradient((u_real - mean) * jnp.exp(-log_std))
+        u = mean + jnp.exp(log_std) * eta  # == u_real in value, a function of θ in gradient
+        a, log_prob = jnp.tanh(u), tanh_gaussian_log_prob(u, mean, log_std)
+        (d_mean, d_log_std), (r_mean, r_log_std) = self._model_heads(params, normalizer, batch.obs, a)
+        target_s = batch.next_obs - batch.obs if c.predict_delta else batch.next_obs
+        zeta = jax.lax.stop_gradient((target_s - d_mean) * jnp.exp(-d_log_std))
+        xi = jax.lax.stop_gradient((batch.reward[:, None] - r_mean) * jnp.exp(-r_log_std))
+        s_next = d_mean + jnp.exp(d_log_std) * zeta
+        s_next = batch.obs + s_next if c.predict_delta else s_next
+        r = (r_mean + jnp.exp(r_log_std) * xi)[:, 0]
+        total = r - c.alpha * log_prob + c.gamma * (1.0 - batch.terminated) * self.v_net.apply(params["v"], s_next)
+        info = {"policy_objective": jnp.mean(total), "entropy": -jnp.mean(log_prob)}
+        if c.importance_weight_cap > 0:  # SVG(1) with replay: ρ = min(π(a|s)/μ(a|s), cap), held constant
+            rho = jnp.minimum(jnp.exp(log_prob - batch.behavior_log_prob), c.importance_weight_cap)
+            rho = jax.lax.stop_gradient(rho)
+            total = rho * total
+            info["importance_weight"] = jnp.mean(rho)
+        return jnp.mean(total), info
+
     def policy_step(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
         key, sub = jax.random.split(state.key)
 
         def loss(theta):
-            objective, info = self.policy_objective(
-                theta, state.params, state.normalizer, batch.obs, 1.0 - batch.terminated, sub
-            )
+            objective, info = self.policy_objective(theta, state.params, state.normalizer, batch, sub)
             return -objective, info
 
         grads, info = jax.grad(loss, has_aux=True)(state.params["policy"])
@@ -358,12 +461,14 @@ class MEMB:
 
     def scale_learning_rate(self, state: MEMBState, component: str, factor: float) -> MEMBState:
         """The state with `component`'s learning rate multiplied by `factor` (a divergence remedy)."""
-        opt = state.opt_state[component]
-        hyper = {**opt.hyperparams, "learning_rate": opt.hyperparams["learning_rate"] * factor}
-        return state.replace(opt_state={**state.opt_state, component: opt._replace(hyperparams=hyper)})
+        return state.replace(opt_state=scale_learning_rate(state.opt_state, component, factor))
 
     def learning_rates(self, state: MEMBState) -> dict[str, float]:
-        return {c: float(state.opt_state[c].hyperparams["learning_rate"]) for c in self.components}
+        return learning_rates(state.opt_state, self.components)
+
+    def rounds_per_step(self, env_step: int) -> int:
+        """Actor-critic rounds in the update after env step `env_step` (for updates/s)."""
+        return 0 if env_step < self.config.model_warmup_steps else self.config.updates_per_step
 
     # ------------------------------------------------------------------------ trainer interface
     def batches_per_step(self, env_step: int) -> int:
@@ -378,12 +483,22 @@ class MEMB:
         return self._update(state, batches)
 
     def model_error_fn(self, state: MEMBState, batch: Batch) -> dict:
-        """Errors of the models' mean predictions on real transitions (App. B.2)."""
-        (d_mean, _), (r_mean, _) = self._model_heads(state.params, state.normalizer, batch.obs, batch.action)
+        """Errors of the models on real transitions (App. B.2): the mean prediction's L2 error, and the 1-Wasserstein
+        distance per dimension (averaged over dimensions) between model samples and the true next states / rewards.
+
+        The samples use a key derived from the state's without advancing it, so measuring never changes training.
+        """
+        heads = self._model_heads(state.params, state.normalizer, batch.obs, batch.action)
+        (d_mean, _), (r_mean, _) = heads
         pred = batch.obs + d_mean if self.config.predict_delta else d_mean
+        s_sample, r_sample = self._reparameterized(heads, jax.random.fold_in(state.key, 0x3E))
+        if self.config.predict_delta:
+            s_sample = batch.obs + s_sample
         return {
             "model_error_state": jnp.mean(jnp.linalg.norm(pred - batch.next_obs, axis=-1)),
             "model_error_reward": jnp.mean(jnp.abs(r_mean[..., 0] - batch.reward)),
+            "model_w1_state": jnp.mean(wasserstein_1d(s_sample, batch.next_obs)),
+            "model_w1_reward": jnp.mean(wasserstein_1d(r_sample, batch.reward[:, None])),
         }
 
     def model_error(self, state: MEMBState, batch: Batch) -> dict[str, float]:

@@ -58,6 +58,17 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> list[str]:
     return names
 
 
+def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="local", choices=("local", "ray"), help="default: local")
+    parser.add_argument("--address", default=None, help="with --backend ray: the cluster to join (ray://... or auto)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="concurrent runs on the local pool (default: cores / --cpus-per-run)"
+    )
+    parser.add_argument("--cpus-per-run", type=float, default=1.0, help="cores per run (default: 1)")
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and what would happen to each")
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="memb",
@@ -114,17 +125,27 @@ def build_parser() -> argparse.ArgumentParser:
         "commas, as in model_hidden=256,128;32,16)",
     )
     experiment.add_argument("--preset", default=None, choices=("paper", "none"), help="as for `memb train`")
-    experiment.add_argument("--backend", default="local", choices=("local", "ray"), help="default: local")
     experiment.add_argument(
-        "--address", default=None, help="with --backend ray: the cluster to join (ray://... or auto)"
+        "--budget", default=None, help="with --steps paper: this fraction of each task's paper budget (default: 1)"
     )
-    experiment.add_argument(
-        "--workers", type=int, default=None, help="concurrent runs on the local pool (default: cores / --cpus-per-run)"
-    )
-    experiment.add_argument("--cpus-per-run", type=float, default=1.0, help="cores per run (default: 1)")
-    experiment.add_argument("--dry-run", action="store_true", help="list the runs and what would happen to each")
-    experiment.add_argument("--no-progress", action="store_true", help="no progress display")
+    _add_launch_flags(experiment)
     _add_config_flags(experiment)
+
+    from memb.experiments.ablations import ABLATIONS
+
+    ablation = sub.add_parser(
+        "ablation",
+        help="one of the paper's ablations (App. B), or the rollout-length study, with its figure",
+        description="Run an ablation's grid like `memb experiment` (same directory layout, skip/resume), then draw "
+        "its figure (OUT/figure.png and .svg, and OUT/METRIC.png for model-error curves) and OUT/report.md. "
+        + " ".join(f"{name}: {a.figure}." for name, a in ABLATIONS.items()),
+    )
+    ablation.add_argument("name", choices=tuple(ABLATIONS), metavar="NAME", help=", ".join(ABLATIONS))
+    ablation.add_argument("--budget", default="1", help="fraction of the paper's steps for each task (default: 1)")
+    ablation.add_argument("--seeds", default="0-4", help="seeds (default: 0-4, the paper's five)")
+    ablation.add_argument("--env", default=None, help="other tasks than the paper's for this study, comma-separated")
+    ablation.add_argument("--out", default=None, help="experiment directory (default: runs/ablation-NAME)")
+    _add_launch_flags(ablation)
 
     theory = sub.add_parser(
         "theory",
@@ -183,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--out", default="curves.png", help="output file; .png and .svg are written (default: curves.png)"
     )
+    plot.add_argument(
+        "--metric",
+        default="return_mean",
+        help="what to plot: return_mean (default), or a column of metrics.csv such as model_w1_state, "
+        "model_error_state, q_loss",
+    )
 
     report = sub.add_parser(
         "report",
@@ -211,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             return _theory(args)
         if args.command == "experiment":
             return _experiment(args)
+        if args.command == "ablation":
+            return _ablation(args)
         if args.command in ("plot", "report"):
             return _plot_or_report(args)
         return _evaluate(args)
@@ -261,8 +290,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _experiment(args: argparse.Namespace) -> int:
     from memb.agents import AGENTS
-    from memb.experiments.grid import Experiment, expand, read_experiment_file
-    from memb.experiments.launch import classify, run_experiment
+    from memb.experiments.grid import Experiment, read_experiment_file
     from memb.training import TrainConfig
 
     values = read_experiment_file(args.file) if args.file else {}
@@ -282,6 +310,8 @@ def _experiment(args: argparse.Namespace) -> int:
         values["algos"] = args.algo
     if args.preset is not None:
         values["preset"] = args.preset
+    if args.budget is not None:
+        values["budget"] = args.budget
     grid = dict(values.get("grid", {}))
     for item in args.grid:
         key, sep, text = item.partition("=")
@@ -292,6 +322,14 @@ def _experiment(args: argparse.Namespace) -> int:
     experiment = Experiment.from_values(values, where=args.file or "the command line")
     default_out = Path("runs") / (Path(args.file).stem if args.file else "experiment")
     out = Path(args.out) if args.out else default_out
+    return _launch(experiment, out, args)
+
+
+def _launch(experiment, out: Path, args: argparse.Namespace, after=None) -> int:
+    """Run (or with --dry-run list) an experiment's grid; `after(states)` runs when every run finished."""
+    from memb.experiments.grid import expand
+    from memb.experiments.launch import classify, run_experiment
+
     if args.dry_run:
         runs = expand(experiment)
         for run in runs:
@@ -318,8 +356,45 @@ def _experiment(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{sum(s.status == k for s in states)} {k}" for k in kinds)
     print(f"memb: {len(states)} runs in {out} ({counts}); index: {out / 'index.csv'}")
     for s in failed:
-        sys.stderr.write(f"memb: {s.run.name} {s.status}: {s.error} (log: {out / s.run.name / 'train.log'})\n")
-    return 1 if failed else 0
+        sys.stderr.write(f"memb: {s.run.name} {s.status}: {s.error} (log: {out / s.run.name}.log)\n")
+    if failed:
+        return 1
+    if after is not None:
+        after(states)
+    return 0
+
+
+def _ablation(args: argparse.Namespace) -> int:
+    from memb.experiments.ablations import ABLATIONS
+    from memb.experiments.grid import Experiment, parse_seeds
+    from memb.experiments.report import plot_curves, report_table
+    from memb.experiments.results import load_curves
+    from memb.training.io import write_bytes_atomic
+
+    study = ABLATIONS[args.name]
+    budget = cfg.coerce(Experiment, "budget", args.budget)
+    if not 0 < budget <= 1:
+        _fail(f"--budget must be a fraction in (0, 1] of the paper's steps, got {args.budget}")
+    envs = tuple(e for e in args.env.split(",") if e) if args.env else None
+    experiment = study.experiment(parse_seeds(args.seeds), budget, envs)
+    out = Path(args.out) if args.out else Path("runs") / f"ablation-{args.name}"
+    print(f"memb ablation {args.name}: {study.figure}; {budget:g} of the paper's budget")
+    for note in study.notes:
+        print(f"memb: note: {note}")
+
+    def after(states) -> None:
+        runs = [out / s.run.name for s in states]
+        for path in plot_curves(load_curves(runs), out / "figure.png"):
+            print(f"wrote {path}")
+        for metric in study.metrics:
+            for path in plot_curves(load_curves(runs, metric=metric), out / f"{metric}.png", value=metric):
+                print(f"wrote {path}")
+        curves = load_curves(runs)
+        table = report_table(curves, sorted({int(s) for s in curves.groupby("run")["step"].max()}))
+        write_bytes_atomic(out / "report.md", f"# {study.figure}\n\nThe paper: {study.claim}.\n\n{table}".encode())
+        print(f"wrote {out / 'report.md'}")
+
+    return _launch(experiment, out, args, after)
 
 
 def _theory(args: argparse.Namespace) -> int:
@@ -401,11 +476,12 @@ def _plot_or_report(args: argparse.Namespace) -> int:
     from memb.experiments.results import load_curves
     from memb.training.io import write_bytes_atomic
 
-    curves = load_curves(args.runs)
     if args.command == "plot":
-        for path in plot_curves(curves, args.out):
+        curves = load_curves(args.runs, metric=args.metric)
+        for path in plot_curves(curves, args.out, value=args.metric):
             print(f"wrote {path}")
         return 0
+    curves = load_curves(args.runs)
     try:
         steps = [int(float(s)) for s in args.steps.split(",") if s]
     except ValueError:

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from memb import config as cfg
+from memb.experiments.presets import paper_preset
 from memb.experiments.runs import resolve
 from memb.training import RunConfig
 
-AXES = ("envs", "seeds", "algos", "preset", "grid", "configs")
+AXES = ("envs", "seeds", "algos", "preset", "budget", "grid", "configs")
 
 
 def parse_seeds(value: Any) -> tuple[int, ...]:
@@ -73,6 +74,7 @@ class Experiment:
     seeds: tuple[int, ...] = (0,)
     algos: tuple[str, ...] = ("memb",)
     preset: str = "paper"
+    budget: float = 1.0  # with steps = "paper": this fraction of each env's paper budget
     common: dict[str, Any] = field(default_factory=dict)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class Experiment:
             "seeds": list(self.seeds),
             "algos": list(self.algos),
             "preset": self.preset,
+            "budget": self.budget,
             "common": self.common,
             "configs": self.configs,
             "grid": {k: list(v) for k, v in self.grid.items()},
@@ -106,6 +109,11 @@ class Experiment:
             kwargs["algos"] = _names("algos", values.pop("algos"))
         if "preset" in values:
             kwargs["preset"] = str(values.pop("preset"))
+        if "budget" in values:
+            kwargs["budget"] = cfg.coerce(cls, "budget", values.pop("budget"))
+            cfg.in_range("budget", kwargs["budget"], 0.0, 1.0, closed_high=True)
+            if kwargs["budget"] == 0:
+                raise cfg.ConfigError("budget must be > 0 (a fraction of the paper's steps)")
         configs = values.pop("configs", {})
         grid = values.pop("grid", {})
         for name, table in (("configs", configs), ("grid", grid)):
@@ -188,6 +196,13 @@ def expand(experiment: Experiment) -> list[Run]:
             for env in experiment.envs:
                 for seed in experiment.seeds:
                     values = {**experiment.common, **overrides, "env": env, "seed": seed}
+                    if experiment.budget != 1.0:
+                        if values.get("steps") != "paper" or paper_preset(env) is None:
+                            raise cfg.ConfigError(
+                                f"budget is a fraction of the paper's steps: it needs steps = 'paper' and one of "
+                                f"the paper's tasks (got steps {values.get('steps')!r} for {env})"
+                            )
+                        values["steps"] = max(1, round(experiment.budget * paper_preset(env).budget))
                     try:
                         config, _ = resolve(values, algo=algo, preset=experiment.preset)
                     except cfg.ConfigError as e:

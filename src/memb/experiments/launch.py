@@ -95,12 +95,12 @@ def classify(run: Run, run_dir: Path) -> RunState:
 
 
 def run_one(config: dict[str, Any], run_dir: str, resume: bool, cpus: list[int] | None = None) -> tuple[str, str]:
-    """Train one run into `run_dir`, its output in run_dir/train.log. Returns (status, one-line error)."""
+    """Train one run into `run_dir`, its output appended to RUN_DIR.log beside it. Returns (status, one-line error)."""
     if cpus:
         os.sched_setaffinity(0, cpus)  # before JAX starts its thread pool, which then sizes itself to these cores
     path = Path(run_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / "train.log", "a") as log, _redirect_output(log):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path(path), "a") as log, _redirect_output(log):
         try:
             from memb.training import Interrupted, train
 
@@ -114,6 +114,11 @@ def run_one(config: dict[str, Any], run_dir: str, resume: bool, cpus: list[int] 
             traceback.print_exc()
             message = str(e).splitlines()[0] if str(e) else ""
             return "failed", f"{type(e).__name__}: {message}"
+
+
+def log_path(run_dir: Path) -> Path:
+    """Where a run's output goes: beside its directory, which `train` may replace."""
+    return run_dir.with_name(run_dir.name + ".log")
 
 
 @contextlib.contextmanager

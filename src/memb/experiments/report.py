@@ -11,22 +11,24 @@ from memb.experiments.results import reference_numbers
 from memb.experiments.stats import iqm, stratified_bootstrap_ci
 
 
-def plot_curves(curves: pd.DataFrame, out: str | Path, *, references: bool = True) -> list[Path]:
-    """One panel per env; per label the mean over seeds with a ±std band, and the reported numbers (the paper's,
-    public SAC's) within the plotted steps as markers. Writes OUT as PNG and SVG."""
+def plot_curves(
+    curves: pd.DataFrame, out: str | Path, *, value: str = "return_mean", references: bool = True
+) -> list[Path]:
+    """One panel per env; per label the mean over seeds of `value` with a ±std band, and for returns the reported
+    numbers (the paper's, public SAC's) within the plotted steps as markers. Writes OUT as PNG and SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     envs = sorted(curves["env"].unique())
-    refs = reference_numbers() if references else None
+    refs = reference_numbers() if references and value == "return_mean" else None
     labels = sorted(curves["label"].unique())
     colors = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}  # fixed per label
     fig, axes = plt.subplots(1, len(envs), figsize=(5.2 * len(envs), 4.0), dpi=130, squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
         for label, group in curves[curves["env"] == env].groupby("label"):
-            by_step = group.groupby("step")["return_mean"]
+            by_step = group.groupby("step")[value]
             mean, std, n = by_step.mean(), by_step.std(ddof=0), by_step.count()
             ax.plot(
                 mean.index,
@@ -54,7 +56,7 @@ def plot_curves(curves: pd.DataFrame, out: str | Path, *, references: bool = Tru
         ax.grid(alpha=0.3)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
         ax.legend(loc="lower right", fontsize=8)
-    axes[0][0].set_ylabel("evaluation return")
+    axes[0][0].set_ylabel("evaluation return" if value == "return_mean" else value.replace("_", " "))
     fig.tight_layout()
     out = Path(out)
     written = [out.with_suffix(".png"), out.with_suffix(".svg")]

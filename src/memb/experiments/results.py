@@ -29,12 +29,19 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
     return runs
 
 
-def load_curves(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per evaluation: env, algo, label, seed, run, step, return_mean, return_std."""
+def load_curves(paths: list[str | Path], metric: str = "return_mean") -> pd.DataFrame:
+    """One row per evaluation: env, algo, label, seed, run, step, and `metric` (return_mean and return_std by
+    default; any other column of eval.csv or metrics.csv, such as model_w1_state, when named)."""
     frames = []
     for run in find_runs(paths):
         config = json.loads((run / "config.json").read_text())
         df = pd.read_csv(run / "eval.csv")
+        if metric not in df.columns:
+            metrics = pd.read_csv(run / "metrics.csv") if (run / "metrics.csv").is_file() else pd.DataFrame()
+            if metric not in metrics.columns:
+                known = sorted({*df.columns, *metrics.columns} - {"step"})
+                raise ConfigError(f"{run} has no column {metric!r}; columns: {', '.join(known)}")
+            df = metrics[["step", metric]]
         df = df.assign(
             env=config["train"]["env"],
             algo=config.get("algo", "memb"),
@@ -42,7 +49,8 @@ def load_curves(paths: list[str | Path]) -> pd.DataFrame:
             label=run.parent.name if run.parent.name else config.get("algo", "memb"),
             run=str(run),
         )
-        frames.append(df[["env", "algo", "label", "seed", "run", "step", "return_mean", "return_std"]])
+        columns = ["return_mean", "return_std"] if metric == "return_mean" else [metric]
+        frames.append(df[["env", "algo", "label", "seed", "run", "step", *columns]])
     return pd.concat(frames, ignore_index=True)
 
 

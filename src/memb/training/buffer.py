@@ -15,14 +15,16 @@ class ReplayBuffer:
         self.reward = np.zeros((capacity,), np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), np.float32)
         self.terminated = np.zeros((capacity,), np.float32)
+        self.log_prob = np.zeros((capacity,), np.float32)  # log μ(a|s) of the acting policy, when recorded
         self.size = 0
         self.pos = 0  # where the next transition goes; the oldest is overwritten once full
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward: float, next_obs, terminated: bool) -> None:
+    def add(self, obs, action, reward: float, next_obs, terminated: bool, log_prob: float = 0.0) -> None:
         i = self.pos
+        self.log_prob[i] = log_prob
         self.obs[i] = obs
         self.action[i] = action
         self.reward[i] = reward
@@ -40,4 +42,5 @@ class ReplayBuffer:
             reward=self.reward[idx],
             next_obs=self.next_obs[idx],
             terminated=self.terminated[idx],
+            behavior_log_prob=self.log_prob[idx],
         )

@@ -210,17 +210,21 @@ class _Run:
             while ls.step < tc.steps:
                 step = ls.step
                 # act: uniformly random first, then the stochastic policy
+                log_prob = 0.0
                 if step < agent.config.random_steps:
                     action = self.rng.uniform(-1.0, 1.0, agent.act_dim).astype(np.float32)
+                    log_prob = -agent.act_dim * math.log(2.0)  # uniform on [-1, 1]^d
                 else:
                     action, self.act_key = agent.act(self.state, ls.obs, self.act_key)
+                    if agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s) of the acting policy
+                        log_prob = agent.log_prob(self.state, ls.obs, action)
                 next_obs, reward, terminated, truncated, _ = self.train_env.step(self.scaler.to_env(action))
                 if not np.all(np.isfinite(next_obs)) or not math.isfinite(reward):
                     raise DivergenceError(
                         f"the environment returned a non-finite observation or reward at step {step + 1}; "
                         "check the environment (memb cannot learn from NaN or inf)"
                     )
-                self.buffer.add(ls.obs, action, reward, next_obs, terminated)
+                self.buffer.add(ls.obs, action, reward, next_obs, terminated, log_prob)
                 ls.episode_return += float(reward)
                 ls.obs = next_obs
                 if terminated or truncated:
@@ -237,8 +241,7 @@ class _Run:
                     if finite.all():
                         self.state = new_state
                         ls.pending.append(info)
-                        if step >= agent.config.model_warmup_steps:
-                            ls.rounds += agent.config.updates_per_step
+                        ls.rounds += agent.rounds_per_step(step)
                     else:  # this update is dropped; the agent goes back to its last checkpointed state
                         last_good = self._diverged(step + 1, finite, info, last_good)
                 ls.step += 1
@@ -407,6 +410,7 @@ class _Run:
                 buffer_reward=buf.reward[:n],
                 buffer_next_obs=buf.next_obs[:n],
                 buffer_terminated=buf.terminated[:n],
+                buffer_log_prob=buf.log_prob[:n],
                 **{f"pending_{k}": v for k, v in pending.items()},
             )
             f.write(data.getbuffer())
@@ -434,6 +438,7 @@ class _Run:
             raise RunDirError(f"the checkpoint's buffer holds {n} transitions, more than buffer_size; keep the config")
         buf.obs[:n], buf.action[:n], buf.reward[:n] = a["buffer_obs"], a["buffer_action"], a["buffer_reward"]
         buf.next_obs[:n], buf.terminated[:n] = a["buffer_next_obs"], a["buffer_terminated"]
+        buf.log_prob[:n] = a.get("buffer_log_prob", 0.0)  # checkpoints from before it was recorded: zeros
         buf.size, buf.pos = n, loop["buffer"]["pos"]
         self.rng.bit_generator.state = loop["rng"]
         self.act_key, self.eval_key = jax.numpy.asarray(a["act_key"]), jax.numpy.asarray(a["eval_key"])
@@ -467,7 +472,18 @@ class _Run:
 def load_state(run_dir: Path, agent):
     """The state saved at the end of a run, restored into `agent`'s state structure."""
     template = jax.device_get(agent.init(jax.random.PRNGKey(0)))
-    return flax.serialization.from_bytes(template, (Path(run_dir) / "state.msgpack").read_bytes())
+    raw = flax.serialization.msgpack_restore((Path(run_dir) / "state.msgpack").read_bytes())
+    _upgrade_optimizer_states(raw, flax.serialization.to_state_dict(template))
+    return flax.serialization.from_state_dict(template, raw)
+
+
+def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
+    """Runs saved before the learning rates moved into the optimizer state (optax.inject_hyperparams) hold bare
+    Adam states; wrap each in the current structure, with the config's learning rate, so that they still load."""
+    for name, opt in raw.get("opt_state", {}).items():
+        new = template["opt_state"].get(name)
+        if isinstance(opt, dict) and isinstance(new, dict) and "inner_state" in new and "inner_state" not in opt:
+            raw["opt_state"][name] = {**new, "inner_state": opt, "count": opt["0"]["count"]}
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:

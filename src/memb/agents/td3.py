@@ -1,0 +1,241 @@
+"""TD3: Twin Delayed Deep Deterministic policy gradient (Fujimoto, van Hoof, Meger 2018), and DDPG (Lillicrap et al.
+2015) as its special case with one critic, no delay and no target smoothing.
+
+Reads top to bottom: the config, the state, the critic loss (clipped double Q with target policy smoothing, §4.2 and
+§5.3 of the TD3 paper), the actor loss (deterministic policy gradient), one update with the delayed actor and targets.
+Actions live in [-1, 1]^d, so noise scales are fractions of the action range's half-width ("× max action").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from memb import config as cfg
+from memb.agents.common import Batch, all_finite, learning_rates, polyak_update, scale_learning_rate
+from memb.networks import MLP, QEnsemble
+
+Params = Any
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    """The TD3 authors' current code (facts.md §6)."""
+
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    policy_hidden: tuple[int, ...] = (256, 256)
+    value_hidden: tuple[int, ...] = (256, 256)
+    policy_lr: float = 3e-4
+    value_lr: float = 3e-4
+    value_weight_decay: float = 0.0  # L2 on the critic (DDPG: 1e-2)
+    num_critics: int = 2  # clipped double Q (DDPG: 1)
+    exploration_noise: float = 0.1  # std of the Gaussian added while acting
+    target_noise: float = 0.2  # target policy smoothing (§5.3); 0 turns it off
+    target_noise_clip: float = 0.5
+    policy_delay: int = 2  # actor and target updates every `policy_delay` critic updates
+    updates_per_step: int = 1
+    random_steps: int = 25_000  # uniformly random actions first, no updates meanwhile
+
+    def __post_init__(self) -> None:
+        cfg.in_range("gamma", self.gamma, 0.0, 1.0)
+        cfg.in_range("tau", self.tau, 0.0, 1.0, closed_high=True)
+        cfg.positive("batch_size", self.batch_size, integer=True)
+        for name in ("policy_hidden", "value_hidden"):
+            cfg.layer_sizes(name, getattr(self, name))
+        for name in ("policy_lr", "value_lr"):
+            cfg.positive(name, getattr(self, name))
+        for name in ("value_weight_decay", "exploration_noise", "target_noise", "target_noise_clip"):
+            cfg.non_negative(name, getattr(self, name))
+        cfg.one_of("num_critics", self.num_critics, (1, 2))
+        cfg.positive("policy_delay", self.policy_delay, integer=True)
+        cfg.positive("updates_per_step", self.updates_per_step, integer=True)
+        cfg.non_negative("random_steps", self.random_steps, integer=True)
+
+
+class DeterministicPolicy(nn.Module):
+    """μ(s) = tanh(MLP(s)) in [-1, 1]^d."""
+
+    hidden: tuple[int, ...]
+    act_dim: int
+
+    @nn.compact
+    def __call__(self, s: jax.Array) -> jax.Array:
+        return jnp.tanh(MLP(self.hidden, self.act_dim)(s))
+
+
+@flax.struct.dataclass
+class TD3State:
+    params: dict[str, Params]  # policy, q
+    target: dict[str, Params]  # policy, q
+    opt_state: dict[str, Any]  # policy, value
+    updates: jax.Array  # critic updates so far (for the delay)
+    key: jax.Array
+
+
+class TD3:
+    name = "td3"
+    Config = TD3Config
+    components = ("policy", "value")
+    uses_behavior_log_prob = False
+
+    def __init__(self, config: TD3Config, obs_dim: int, act_dim: int):
+        self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
+        c = config
+        self.policy_net = DeterministicPolicy(tuple(c.policy_hidden), act_dim)
+        self.q_net = QEnsemble(c.value_hidden, num=c.num_critics)
+        self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
+
+        # DDPG's L2 weight decay on the critic is added to the gradient (Adam with L2, as the 2015 paper)
+        def critic_adam(learning_rate):
+            return optax.chain(optax.add_decayed_weights(c.value_weight_decay), optax.adam(learning_rate))
+
+        self.value_opt = optax.inject_hyperparams(critic_adam)(learning_rate=c.value_lr)
+        self._update = jax.jit(self.update_fn)
+        self._act = jax.jit(self.act_fn, static_argnames="deterministic")
+
+    def init(self, key: jax.Array) -> TD3State:
+        kp, kq, key = jax.random.split(key, 3)
+        s, a = jnp.zeros((1, self.obs_dim)), jnp.zeros((1, self.act_dim))
+        params = {"policy": self.policy_net.init(kp, s), "q": self.q_net.init(kq, s, a)}
+        return TD3State(
+            params=params,
+            target=params,
+            opt_state={"policy": self.policy_opt.init(params["policy"]), "value": self.value_opt.init(params["q"])},
+            updates=jnp.zeros((), jnp.int32),
+            key=key,
+        )
+
+    # ----------------------------------------------------------------------------------- acting
+    def act_fn(self, policy_params: Params, obs: jax.Array, key: jax.Array, deterministic: bool = False):
+        key, sub = jax.random.split(key)
+        action = self.policy_net.apply(policy_params, obs)
+        if deterministic or self.config.exploration_noise == 0:
+            return action, key
+        noise = self.config.exploration_noise * jax.random.normal(sub, action.shape)
+        return jnp.clip(action + noise, -1.0, 1.0), key
+
+    def act(self, state: TD3State, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
+        action, key = self._act(state.params["policy"], jnp.asarray(obs, jnp.float32), key, deterministic=deterministic)
+        return np.asarray(action), key
+
+    # ------------------------------------------------------------------------------------ critic
+    def target_action(self, target_policy: Params, next_obs: jax.Array, key) -> jax.Array:
+        """ã = clip(μ̄(s') + clip(ε, −c, c), −1, 1), ε ~ N(0, σ̃²): target policy smoothing (TD3 eq. 14)."""
+        c = self.config
+        a = self.policy_net.apply(target_policy, next_obs)
+        if c.target_noise == 0:
+            return a
+        eps = jnp.clip(c.target_noise * jax.random.normal(key, a.shape), -c.target_noise_clip, c.target_noise_clip)
+        return jnp.clip(a + eps, -1.0, 1.0)
+
+    def critic_loss(self, q_params: Params, target: dict, batch: Batch, key):
+        """½ E Σ_i (Q_i(s,a) − y)², y = r + γ(1 − d) min_j Q̄_j(s', ã) (TD3 eq. 10; DDPG: one critic, ã = μ̄(s'))."""
+        a_next = self.target_action(target["policy"], batch.next_obs, key)
+        q_next = self.q_net.apply(target["q"], batch.next_obs, a_next).min(axis=0)
+        y = batch.reward + self.config.gamma * (1.0 - batch.terminated) * q_next
+        q = self.q_net.apply(q_params, batch.obs, batch.action)
+        loss = 0.5 * jnp.mean(jnp.sum((q - jax.lax.stop_gradient(y)) ** 2, axis=0))
+        return loss, {"q_loss": loss, "q_mean": q.mean()}
+
+    # ------------------------------------------------------------------------------------- actor
+    def actor_loss(self, policy_params: Params, q_params: Params, obs: jax.Array):
+        """−E Q_1(s, μ(s)): the deterministic policy gradient through the first critic."""
+        q = self.q_net.apply(q_params, obs, self.policy_net.apply(policy_params, obs))[0]
+        return -jnp.mean(q)
+
+    # ------------------------------------------------------------------------------ one update
+    def update_step(self, state: TD3State, batch: Batch) -> tuple[TD3State, dict]:
+        c = self.config
+        key, sub = jax.random.split(state.key)
+        grads, info = jax.grad(self.critic_loss, has_aux=True)(state.params["q"], state.target, batch, sub)
+        updates, value_opt = self.value_opt.update(grads, state.opt_state["value"], state.params["q"])
+        q_params = optax.apply_updates(state.params["q"], updates)
+        count = state.updates + 1
+
+        def delayed(_):
+            loss, grads = jax.value_and_grad(self.actor_loss)(state.params["policy"], q_params, batch.obs)
+            updates, policy_opt = self.policy_opt.update(grads, state.opt_state["policy"], state.params["policy"])
+            policy = optax.apply_updates(state.params["policy"], updates)
+            target = polyak_update({"policy": policy, "q": q_params}, state.target, c.tau)
+            return policy, policy_opt, target, loss
+
+        def skip(_):
+            return state.params["policy"], state.opt_state["policy"], state.target, jnp.nan
+
+        policy, policy_opt, target, policy_loss = jax.lax.cond(count % c.policy_delay == 0, delayed, skip, None)
+        state = state.replace(
+            params={"policy": policy, "q": q_params},
+            target=target,
+            opt_state={"policy": policy_opt, "value": value_opt},
+            updates=count,
+            key=key,
+        )
+        return state, {**info, "policy_loss": policy_loss}
+
+    def update_fn(self, state: TD3State, batches: Batch) -> tuple[TD3State, dict]:
+        state, info = jax.lax.scan(self.update_step, state, batches)
+        policy_loss = jnp.nanmean(info.pop("policy_loss"))  # NaN where the actor waited
+        info = {**jax.tree.map(jnp.mean, info), "policy_loss": policy_loss}
+        finite = jnp.stack(
+            [
+                all_finite(state.params["policy"], state.target["policy"]),
+                all_finite(state.params["q"], state.target["q"], info["q_loss"]),
+            ]
+        )
+        return state, {**info, "finite": finite}
+
+    # ------------------------------------------------------------------------ trainer interface
+    def batches_per_step(self, env_step: int) -> int:
+        return 0 if env_step < self.config.random_steps else self.config.updates_per_step
+
+    def rounds_per_step(self, env_step: int) -> int:
+        return self.batches_per_step(env_step)
+
+    def update(self, state: TD3State, batches: Batch, env_step: int) -> tuple[TD3State, dict]:
+        return self._update(state, batches)
+
+    def model_error(self, state: TD3State, batch: Batch) -> dict[str, float]:
+        return {}
+
+    def scale_learning_rate(self, state: TD3State, component: str, factor: float) -> TD3State:
+        return state.replace(opt_state=scale_learning_rate(state.opt_state, component, factor))
+
+    def learning_rates(self, state: TD3State) -> dict[str, float]:
+        return learning_rates(state.opt_state, self.components)
+
+
+@dataclass(frozen=True)
+class DDPGConfig(TD3Config):
+    """DDPG (Lillicrap et al. 2015) as TD3 with one critic, no delay, no target smoothing, and the 2015 settings.
+
+    Differences from the 2015 paper: exploration noise is i.i.d. Gaussian (std 0.2) rather than Ornstein-Uhlenbeck
+    (θ 0.15, σ 0.2), the action enters the critic at its first layer rather than its second, and the final layers
+    keep Flax's default initialization rather than U(±3e-3).
+    """
+
+    batch_size: int = 64
+    policy_hidden: tuple[int, ...] = (400, 300)
+    value_hidden: tuple[int, ...] = (400, 300)
+    policy_lr: float = 1e-4
+    value_lr: float = 1e-3
+    value_weight_decay: float = 1e-2
+    tau: float = 0.001
+    num_critics: int = 1
+    exploration_noise: float = 0.2
+    target_noise: float = 0.0
+    policy_delay: int = 1
+    random_steps: int = 0
+
+
+class DDPG(TD3):
+    name = "ddpg"
+    Config = DDPGConfig

@@ -1,0 +1,76 @@
+"""SAC's losses against hand computations, its switches, and a short learning test."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from memb.agents import SAC, SACConfig
+from memb.networks.distributions import tanh_gaussian_sample
+from memb.training import RunConfig, TrainConfig, train
+
+from conftest import random_batch
+
+
+def _sac(**overrides):
+    config = SACConfig(**{"batch_size": 8, "policy_hidden": (8, 8), "value_hidden": (8, 8), **overrides})
+    agent = SAC(config, obs_dim=3, act_dim=2)
+    return agent, agent.init(jax.random.PRNGKey(0))
+
+
+def test_critic_target_uses_the_target_twin_min_and_the_entropy(rng):
+    agent, state = _sac()
+    b = random_batch(rng, 16, 3, 2)
+    target = jax.tree.map(lambda x: x + 0.05, state.target)
+    key = jax.random.PRNGKey(3)
+    _, info = agent.critic_loss({"q": state.params["q"]}, state.params["policy"], target, 0.3, b, key)
+    mean, log_std = agent.policy_net.apply(state.params["policy"], b.next_obs)
+    a_next, logp = tanh_gaussian_sample(key, mean, log_std)
+    q_next = np.min(np.asarray(agent.q_net.apply(target, b.next_obs, a_next)), axis=0)
+    y = b.reward + 0.99 * (1 - b.terminated) * (q_next - 0.3 * np.asarray(logp))
+    q = np.asarray(agent.q_net.apply(state.params["q"], b.obs, b.action))
+    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q[0] - y) ** 2 + (q[1] - y) ** 2), rel=1e-5)
+
+
+def test_the_first_papers_form_learns_q_from_a_target_v(rng):
+    agent, state = _sac(value_network=True, auto_alpha=False)
+    assert set(state.params) == {"policy", "q", "v"}
+    b = random_batch(rng, 16, 3, 2)
+    target_v = jax.tree.map(lambda x: x - 0.02, state.target)
+    value = {"q": state.params["q"], "v": state.params["v"]}
+    _, info = agent.critic_loss(value, state.params["policy"], target_v, 0.2, b, jax.random.PRNGKey(1))
+    y = b.reward + 0.99 * (1 - b.terminated) * np.asarray(agent.v_net.apply(target_v, b.next_obs))  # MEMB's eq. (6)
+    q = np.asarray(agent.q_net.apply(state.params["q"], b.obs, b.action))
+    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q[0] - y) ** 2 + (q[1] - y) ** 2), rel=1e-5)
+    # with a fixed α, the temperature never moves
+    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
+    assert float(new.log_alpha) == float(state.log_alpha)
+
+
+def test_alpha_loss_and_its_direction():
+    agent, state = _sac()  # target entropy −2
+    log_prob = jnp.array([-1.0, -4.0, 0.5])
+    # J(α) = −mean(log α · (log π + H̄)) with H̄ = −2: −log 0.5 · mean(−1 − 2, −4 − 2, 0.5 − 2)
+    assert float(agent.alpha_loss(jnp.log(0.5), log_prob)) == pytest.approx(-np.log(0.5) * np.mean([-3, -6, -1.5]))
+    # entropy −log π above the target −2: a gradient step lowers α; below it, raises α
+    assert float(jax.grad(agent.alpha_loss)(0.0, jnp.full(3, 1.0))) > 0
+    assert float(jax.grad(agent.alpha_loss)(0.0, jnp.full(3, 3.0))) < 0
+
+
+def test_update_moves_targets_by_polyak_and_respects_the_random_phase(rng):
+    agent, state = _sac(tau=0.1, random_steps=100)
+    assert agent.batches_per_step(99) == 0 and agent.batches_per_step(100) == 1
+    b = jax.tree.map(lambda x: x[None], random_batch(rng, 8, 3, 2))
+    new, info = agent.update(state, b, 100)
+    assert np.asarray(info["finite"]).all()
+    expected = jax.tree.map(lambda o, t: 0.9 * t + 0.1 * o, new.params["q"], state.target)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6), new.target, expected)
+
+
+def test_sac_learns_pendulum(tmp_path):
+    """4000 steps at the SB3 zoo's Pendulum learning rate (1e-3): from about −1500 untrained to better than −400."""
+    agent = SACConfig(random_steps=1000, batch_size=128, policy_lr=1e-3, value_lr=1e-3, alpha_lr=1e-3)
+    run = RunConfig("sac", TrainConfig(env="Pendulum-v1", steps=4000, epoch_length=1000, eval_episodes=5), agent)
+    result = train(run, tmp_path / "sac", progress=False, tensorboard=False)
+    returns = [row["return_mean"] for row in result.eval_rows]
+    assert returns[0] < -900 and max(returns[-2:]) > -400, returns
