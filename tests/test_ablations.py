@@ -231,3 +231,37 @@ def test_svg_importance_weights_are_capped_ratios_of_densities(rng):
     assert float(info["importance_weight"]) == pytest.approx(rho.mean(), rel=1e-5)
     with pytest.raises(ConfigError, match="policy_gradient real"):
         tiny_config(importance_weight_cap=2.0)
+
+
+@pytest.mark.parametrize("env_id", ["Hopper-v5", "Walker2d-v5", "InvertedPendulum-v5", "HalfCheetah-v5"])
+def test_termination_functions_agree_with_the_environments(env_id):
+    from memb.networks.analytic import TERMINATION_FUNCTIONS
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    agree = ends = 0
+    for _ in range(1500):
+        next_obs, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        predicted = bool(TERMINATION_FUNCTIONS[env_id](jnp.asarray(next_obs[None]))[0])
+        agree += predicted == terminated
+        ends += terminated
+        if terminated or truncated:
+            env.reset(seed=int(rng.integers(1 << 30)))
+    assert agree == 1500
+    assert ends > 5 or env_id == "HalfCheetah-v5"  # the flags were exercised
+
+
+def test_known_termination_masks_the_value_after_an_imagined_terminal_state(rng):
+    agent = MEMB(tiny_config(termination="InvertedPendulum-v5", alpha=0.0), obs_dim=4, act_dim=1)
+    state = agent.init(jax.random.PRNGKey(0))
+    b = random_batch(rng, 32, 4, 1).replace(terminated=np.zeros(32, np.float32))
+    key = jax.random.PRNGKey(1)
+    objective, _ = agent.policy_objective(state.params["policy"], state.params, state.normalizer, b, key)
+    _, k_pi, k_model = jax.random.split(key, 3)
+    a, _ = agent.policy(state.params["policy"], b.obs, k_pi)
+    s1, r = agent.dynamics_and_reward(state.params, state.normalizer, b.obs, a, k_model)
+    alive = np.abs(np.asarray(s1)[:, 1]) <= 0.2
+    assert 0 < alive.sum() < 32  # both kinds occur
+    hand = r + agent.config.gamma * alive * agent.v_net.apply(state.params["v"], s1)
+    assert float(objective) == pytest.approx(float(jnp.mean(hand)), rel=1e-5)

@@ -33,7 +33,7 @@ from memb.agents.common import (
     wasserstein_1d,
 )
 from memb.networks import GaussianMLP, QEnsemble, TanhGaussianPolicy, ValueFunction
-from memb.networks.analytic import ANALYTIC_MODELS
+from memb.networks.analytic import ANALYTIC_MODELS, TERMINATION_FUNCTIONS
 from memb.networks.distributions import gaussian_log_prob, tanh_gaussian_log_prob, tanh_gaussian_sample
 
 Params = Any
@@ -71,6 +71,8 @@ class MEMBConfig:
     action_noise: float = 0.0  # B.1a: std of Gaussian noise added to actions while acting (for α = 0)
     value_expansion_horizon: int = 1  # H of §3.2: Q targets over H − 1 imagined steps; 1 = real data only
     true_model: str = ""  # B.3: an analytic model (networks.analytic) in place of the learned ones for the policy
+    # not in the paper: an env id whose known termination function ends imagined rollouts (instead of the real d)
+    termination: str = ""
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -92,6 +94,8 @@ class MEMBConfig:
         cfg.positive("value_expansion_horizon", self.value_expansion_horizon, integer=True)
         if self.true_model:
             cfg.one_of("true_model", self.true_model, tuple(ANALYTIC_MODELS))
+        if self.termination:
+            cfg.one_of("termination", self.termination, tuple(TERMINATION_FUNCTIONS))
         if self.policy_gradient == "real" and self.rollout_length != 1:
             raise cfg.ConfigError(
                 f"policy_gradient real (SVG(1)) uses one real step; set rollout_length 1, got {self.rollout_length}"
@@ -343,7 +347,8 @@ class MEMB:
             a_j = κ(s_j, η_j; θ),  s_{j+1} = f(s_j, a_j, ζ_j).
 
         Differentiating w.r.t. θ alone gives eq. (9): gradients flow through r̂, f and V but only θ moves.
-        The real transition's 1 − d (as in the authors' code) masks everything after step 0.
+        The real transition's 1 − d (as in the authors' code) masks everything after step 0; with `termination`,
+        the known termination function of each imagined state masks what follows it instead.
         """
         c = self.config
         if c.policy_gradient == "real":
@@ -356,7 +361,10 @@ class MEMB:
             a, log_prob = self.policy(policy_params, s, k_pi)
             s, r = model(params, normalizer, s, a, k_model)
             total = total + discount * (r - c.alpha * log_prob)
-            discount = discount * c.gamma * (not_done if j == 0 else 1.0)
+            if c.termination:
+                discount = discount * c.gamma * (1.0 - TERMINATION_FUNCTIONS[c.termination](s))
+            else:
+                discount = discount * c.gamma * (not_done if j == 0 else 1.0)
         total = total + discount * self.v_net.apply(params["v"], s)  # online V, as the authors
         return jnp.mean(total), {"policy_objective": jnp.mean(total), "entropy": -jnp.mean(log_prob)}
 

@@ -32,3 +32,39 @@ def pendulum(obs: jax.Array, action: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 ANALYTIC_MODELS: dict[str, TrueModel] = {"pendulum": pendulum}
+
+
+# ---------------------------------------------------------------------------------------- termination
+def never(next_obs: jax.Array) -> jax.Array:
+    return jnp.zeros(next_obs.shape[:-1], bool)
+
+
+def hopper(next_obs: jax.Array) -> jax.Array:
+    """Hopper-v5 ends when unhealthy: z <= 0.7, |angle| >= 0.2, or |state[2:]| >= 100. The observation holds z,
+    the angle and the rest of the state (velocities clipped to ±10 there, so their ±100 check can't fire)."""
+    z, angle = next_obs[..., 0], next_obs[..., 1]
+    healthy = (z > 0.7) & (jnp.abs(angle) < 0.2) & jnp.all(jnp.abs(next_obs[..., 1:]) < 100.0, axis=-1)
+    return ~healthy
+
+
+def walker2d(next_obs: jax.Array) -> jax.Array:
+    """Walker2d-v5 ends when z leaves (0.8, 2.0) or the angle leaves (−1, 1)."""
+    z, angle = next_obs[..., 0], next_obs[..., 1]
+    return ~((z > 0.8) & (z < 2.0) & (angle > -1.0) & (angle < 1.0))
+
+
+def inverted_pendulum(next_obs: jax.Array) -> jax.Array:
+    """InvertedPendulum-v5 ends when the pole's angle exceeds 0.2 rad (or the state is not finite)."""
+    return ~jnp.all(jnp.isfinite(next_obs), axis=-1) | (jnp.abs(next_obs[..., 1]) > 0.2)
+
+
+# env id -> terminated(next_obs): the paper's seven tasks (MBPO's rollouts and MEMB's `termination` option use them)
+TERMINATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "Pendulum-v1": never,
+    "InvertedPendulum-v5": inverted_pendulum,
+    "HalfCheetah-v5": never,
+    "Hopper-v5": hopper,
+    "Walker2d-v5": walker2d,
+    "Swimmer-v5": never,
+    "Reacher-v5": never,
+}
