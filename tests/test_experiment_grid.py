@@ -145,3 +145,30 @@ def test_ray_backend_runs_a_tiny_grid(tmp_path):
         assert list(index["step"]) == [150, 150]
     finally:
         ray.shutdown()
+
+
+def test_sigterm_stops_the_grid_without_starting_queued_runs(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "exp"
+    flags = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TINY.items()]
+    flags = [f for f in flags if not f.startswith("--steps")]
+    cmd = [sys.executable, "-m", "memb.cli.main", "experiment", "--env", "Pendulum-v1", "--seeds", "0-3",
+           "--steps", "3000", "--workers", "1", "--preset", "none", "--no-progress", "--out", str(out),
+           *flags]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out / "memb/Pendulum-v1-s0/eval.csv").is_file() and time.time() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same command to continue" in err
+    index = pd.read_csv(out / "index.csv")
+    assert set(index["status"]) <= {"interrupted", "queued", "done"} and "interrupted" in set(index["status"])
+    assert not (out / "memb/Pendulum-v1-s3").exists()  # a queued run never started
+    assert os.listdir(out / "memb/Pendulum-v1-s0/checkpoints")  # the running one wrote a checkpoint

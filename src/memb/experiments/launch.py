@@ -14,6 +14,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -247,9 +248,26 @@ def run_experiment(
     refresh()
     if todo:
         submit = _ray_backend if backend == "ray" else _local_backend
-        submit(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish)
-    refresh()
+        previous = _sigterm_as_interrupt()
+        try:
+            submit(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            refresh()
     return states
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM stops the coordinator like Ctrl-C (the runs checkpoint); returns the previous handler."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
 
 
 def _local_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
@@ -263,7 +281,22 @@ def _local_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, f
         slots.put(share)
     with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots,)) as pool:
         futures = {pool.submit(_pool_task, s.run.config.to_dict(), str(out / s.run.name), s.resume): s for s in todo}
-        _wait_all(futures, poll_s, refresh, finish, lambda f: f.result())
+        try:
+            _wait_all(dict(futures), poll_s, refresh, finish, lambda f: f.result())
+        except BaseException:
+            # Ctrl-C or SIGTERM: queued runs never start; running ones get SIGTERM, checkpoint and stop (SIGTERM,
+            # because after a terminal's Ctrl-C, which reached them too, a second SIGINT means "stop at once")
+            for f in futures:
+                f.cancel()
+            running = getattr(pool, "_processes", None) or {}  # CPython's pool keeps its worker processes here
+            for process in list(running.values()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+            pool.shutdown(wait=True, cancel_futures=True)
+            for f, state in futures.items():  # what the stopped runs reported
+                if f.done() and not f.cancelled() and f.exception() is None:
+                    finish(state, f.result())
+            raise
 
 
 def _wait_all(pending: dict, poll_s: float, refresh, finish, result_of) -> None:
