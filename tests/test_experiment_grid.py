@@ -172,3 +172,16 @@ def test_sigterm_stops_the_grid_without_starting_queued_runs(tmp_path):
     assert set(index["status"]) <= {"interrupted", "queued", "done"} and "interrupted" in set(index["status"])
     assert not (out / "memb/Pendulum-v1-s3").exists()  # a queued run never started
     assert os.listdir(out / "memb/Pendulum-v1-s0/checkpoints")  # the running one wrote a checkpoint
+
+
+def test_a_run_written_before_new_config_fields_is_still_the_same_run(tmp_path):
+    import json
+
+    from memb.experiments.launch import classify
+
+    run = expand(Experiment.from_values({**TINY, "preset": "none"}))[0]
+    old = run.config.to_dict()
+    del old["agent"]["termination"]  # a field added after the run was written
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text(json.dumps({**old, "versions": {"memb": "0.0"}}))
+    assert classify(run, tmp_path / "r").resume

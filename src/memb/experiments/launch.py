@@ -79,6 +79,11 @@ def classify(run: Run, run_dir: Path) -> RunState:
     if not config_file.is_file():
         return state
     saved = json.loads(config_file.read_text())
+    saved.pop("versions", None)
+    try:  # through the config classes, so that fields added since the run was written take their defaults
+        saved = RunConfig.from_dict(saved).to_dict()
+    except cfg.ConfigError:
+        pass  # an unreadable config differs
     if _comparable(saved) != _comparable(run.config.to_dict()):
         raise cfg.ConfigError(
             f"{run_dir} holds a run with another config; pass a new --out, or delete that run directory to redo it"
