@@ -6,7 +6,8 @@ Measured in one run, on an otherwise idle machine (a timing taken while anything
   1. the roofline: float32 256x256x256 matrix products through XLA (what memb's updates run on);
   2. the fused update alone (m rounds + model steps of one env step, one jitted call) on replay batches;
   3. the real trainer (`memb.training.train`) on HalfCheetah-v5: updates/s and env steps/s from its metrics.
-Each for two settings: batch 256 with every MLP (256, 256), and the authors' (batch 100, models (256, 128)).
+Each for two settings: batch 256 with every MLP (256, 256), and the authors' (batch 100, models (256, 128));
+and the update alone also over the shape grid batch {100, 256} x every MLP {256, 300} wide x m {1, 5}.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ SETTINGS = {
         "model_hidden": "256,256",
     },
     "authors": {},  # the paper preset for HalfCheetah-v5: batch 100, (256, 256) policy/value, (256, 128) models
+}
+
+
+SHAPES = {
+    f"b{b}-h{h}-m{m}": {
+        "batch_size": b,
+        "policy_hidden": f"{h},{h}",
+        "value_hidden": f"{h},{h}",
+        "model_hidden": f"{h},{h}",
+        "updates_per_step": m,
+    }
+    for b in (100, 256)
+    for h in (256, 300)
+    for m in (1, 5)
 }
 
 
@@ -149,7 +164,15 @@ def main() -> None:
             f"{trainer['env_steps_per_s']:.1f} env steps/s",
             flush=True,
         )
-    record = {**started, "matmul_gflops": roofline, "settings": rows}
+    shapes = {}
+    for name, overrides in SHAPES.items():
+        run, _ = resolve({**overrides, "env": "HalfCheetah-v5"})
+        flops = update_flops(run.agent, OBS, ACT)
+        ups = update_rate(MEMB(run.agent, OBS, ACT), args.seconds)
+        gflops = ups / run.agent.updates_per_step * flops["env_step"] / 1e9
+        shapes[name] = {"updates_per_s": ups, "gflops": gflops, "roofline_fraction": gflops / roofline}
+        print(f"{name}: {ups:.1f} updates/s = {gflops:.1f} GFLOP/s = {gflops / roofline:.0%}", flush=True)
+    record = {**started, "matmul_gflops": roofline, "settings": rows, "shapes": shapes}
     out = Path(__file__).parent / "results" / "throughput"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
@@ -171,6 +194,15 @@ def main() -> None:
             f"{r['update_only_gflops']:.1f} | {r['roofline_fraction']:.0%} | {r['trainer_updates_per_s']:.1f} | "
             f"{r['trainer_env_steps_per_s']:.1f} |"
             for n, r in rows.items()
+        ],
+        "",
+        "The update alone over the shape grid (batch b, every MLP h wide, m rounds per env step):",
+        "",
+        "| shape | rounds/s | GFLOP/s | roofline |",
+        "|---|---|---|---|",
+        *[
+            f"| {n} | {r['updates_per_s']:.1f} | {r['gflops']:.1f} | {r['roofline_fraction']:.0%} |"
+            for n, r in shapes.items()
         ],
         "",
         "A round is one actor-critic update (model step, policy step through the models, value step, Polyak);",

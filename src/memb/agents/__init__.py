@@ -7,23 +7,25 @@ An agent class exposes `Config` (with `batch_size` and `random_steps`), `compone
 """
 
 from memb.agents.common import Batch, polyak_update
-from memb.agents.memb import MEMB, MEMBConfig, MEMBState
+from memb.agents.memb import MEMB, SVG, MEMBConfig, MEMBState, SVGConfig
 from memb.agents.sac import SAC, SACConfig
 from memb.agents.td3 import DDPG, TD3, DDPGConfig, TD3Config
 
-AGENTS = {"memb": MEMB, "sac": SAC, "td3": TD3, "ddpg": DDPG}
+AGENTS = {"memb": MEMB, "sac": SAC, "td3": TD3, "ddpg": DDPG, "svg": SVG}
 
 __all__ = [
     "AGENTS",
     "DDPG",
     "MEMB",
     "SAC",
+    "SVG",
     "TD3",
     "Batch",
     "DDPGConfig",
     "MEMBConfig",
     "MEMBState",
     "SACConfig",
+    "SVGConfig",
     "TD3Config",
     "polyak_update",
 ]

@@ -394,7 +394,8 @@ class MEMB:
         s_next = batch.obs + s_next if c.predict_delta else s_next
         r = (r_mean + jnp.exp(r_log_std) * xi)[:, 0]
         total = r - c.alpha * log_prob + c.gamma * (1.0 - batch.terminated) * self.v_net.apply(params["v"], s_next)
-        info = {"policy_objective": jnp.mean(total), "entropy": -jnp.mean(log_prob)}
+        # log π of the replayed actions (not an entropy: they come from older policies)
+        info = {"policy_objective": jnp.mean(total), "replay_log_prob": jnp.mean(log_prob)}
         if c.importance_weight_cap > 0:  # SVG(1) with replay: ρ = min(π(a|s)/μ(a|s), cap), held constant
             rho = jnp.minimum(jnp.exp(log_prob - batch.behavior_log_prob), c.importance_weight_cap)
             rho = jax.lax.stop_gradient(rho)
@@ -554,3 +555,22 @@ def update_flops(config: MEMBConfig, obs_dim: int, act_dim: int) -> dict[str, in
         "round": round_,
         "env_step": c.updates_per_step * round_ + c.model_updates_per_step * model_step,
     }
+
+
+# ------------------------------------------------------------------------------------------------ SVG(1)
+@dataclass(frozen=True)
+class SVGConfig(MEMBConfig):
+    """SVG(1) with experience replay (Heess et al. 2015; eq. 1 of the MEMB paper): the same agent with the policy
+    gradient taken at real transitions through the learned models' Jacobians (`policy_gradient="real"`), importance
+    weights π(a|s)/μ(a|s) capped at 5, one actor-critic round per env step, and no entropy bonus (α = 0; the
+    stochastic policy explores by itself). Shares every line of code with MEMB's `real` ablation."""
+
+    policy_gradient: Literal["model", "real"] = "real"
+    importance_weight_cap: float = 5.0
+    updates_per_step: int = 1
+    alpha: float = 0.0
+
+
+class SVG(MEMB):
+    name = "svg"
+    Config = SVGConfig
