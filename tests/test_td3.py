@@ -88,3 +88,16 @@ def test_learns_pendulum(algo, tmp_path):
     result = train(run, tmp_path / algo, progress=False, tensorboard=False)
     returns = [row["return_mean"] for row in result.eval_rows]
     assert returns[0] < -900 and max(returns[-2:]) > -500, returns
+
+
+def test_ddpg_networks_follow_the_2015_paper():
+    agent = DDPG(DDPGConfig(), obs_dim=3, act_dim=2)
+    params = agent.init(jax.random.PRNGKey(0)).params
+    q = params["q"]["params"]["VmapQ_0"] if "VmapQ_0" in params["q"]["params"] else params["q"]["params"]
+    layers = jax.tree.leaves(jax.tree.map(np.shape, q), is_leaf=lambda x: isinstance(x, tuple))
+    kernels = sorted([s for s in layers if len(s) == 3], key=lambda s: -s[-1])  # [critics, in, out]
+    assert (1, 3, 400) in kernels and (1, 402, 300) in kernels  # s alone, then [h1, a] at the second layer
+    final = [np.asarray(x) for x in jax.tree.leaves(q) if x.shape[-1] == 1]
+    assert all(np.abs(x).max() <= 3e-3 for x in final) and max(np.abs(x).max() for x in final) > 1e-3
+    policy_out = params["policy"]["params"]["Dense_2"]
+    assert np.abs(policy_out["kernel"]).max() <= 3e-3 and np.abs(policy_out["bias"]).max() <= 3e-3

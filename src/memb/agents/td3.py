@@ -21,6 +21,7 @@ import optax
 from memb import config as cfg
 from memb.agents.common import Batch, all_finite, learning_rates, polyak_update, scale_learning_rate
 from memb.networks import MLP, QEnsemble
+from memb.networks.mlp import final_dense
 
 Params = Any
 
@@ -38,6 +39,8 @@ class TD3Config:
     value_lr: float = 3e-4
     value_weight_decay: float = 0.0  # L2 on the critic (DDPG: 1e-2)
     num_critics: int = 2  # clipped double Q (DDPG: 1)
+    critic_action_layer: int = 0  # the critic's hidden layer whose input the action joins (DDPG: 1)
+    final_init: float = 0.0  # > 0: output layers of actor and critic drawn from U(±final_init) (DDPG: 3e-3)
     exploration_noise: float = 0.1  # std of the Gaussian added while acting
     target_noise: float = 0.2  # target policy smoothing (§5.3); 0 turns it off
     target_noise_clip: float = 0.5
@@ -56,6 +59,9 @@ class TD3Config:
         for name in ("value_weight_decay", "exploration_noise", "target_noise", "target_noise_clip"):
             cfg.non_negative(name, getattr(self, name))
         cfg.one_of("num_critics", self.num_critics, (1, 2))
+        cfg.non_negative("critic_action_layer", self.critic_action_layer, integer=True)
+        cfg.in_range("critic_action_layer", self.critic_action_layer, 0, len(self.value_hidden))
+        cfg.non_negative("final_init", self.final_init)
         cfg.positive("policy_delay", self.policy_delay, integer=True)
         cfg.positive("updates_per_step", self.updates_per_step, integer=True)
         cfg.non_negative("random_steps", self.random_steps, integer=True)
@@ -66,10 +72,15 @@ class DeterministicPolicy(nn.Module):
 
     hidden: tuple[int, ...]
     act_dim: int
+    final_init: float = 0.0
 
     @nn.compact
     def __call__(self, s: jax.Array) -> jax.Array:
-        return jnp.tanh(MLP(self.hidden, self.act_dim)(s))
+        if self.final_init == 0:
+            return jnp.tanh(MLP(self.hidden, self.act_dim)(s))
+        for width in self.hidden:
+            s = nn.relu(nn.Dense(width)(s))
+        return jnp.tanh(final_dense(self.act_dim, self.final_init)(s))
 
 
 @flax.struct.dataclass
@@ -90,8 +101,8 @@ class TD3:
     def __init__(self, config: TD3Config, obs_dim: int, act_dim: int):
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         c = config
-        self.policy_net = DeterministicPolicy(tuple(c.policy_hidden), act_dim)
-        self.q_net = QEnsemble(c.value_hidden, num=c.num_critics)
+        self.policy_net = DeterministicPolicy(tuple(c.policy_hidden), act_dim, c.final_init)
+        self.q_net = QEnsemble(c.value_hidden, c.num_critics, c.critic_action_layer, c.final_init)
         self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
 
         # DDPG's L2 weight decay on the critic is added to the gradient (Adam with L2, as the 2015 paper)
@@ -217,9 +228,9 @@ class TD3:
 class DDPGConfig(TD3Config):
     """DDPG (Lillicrap et al. 2015) as TD3 with one critic, no delay, no target smoothing, and the 2015 settings.
 
-    Differences from the 2015 paper: exploration noise is i.i.d. Gaussian (std 0.2) rather than Ornstein-Uhlenbeck
-    (θ 0.15, σ 0.2), the action enters the critic at its first layer rather than its second, and the final layers
-    keep Flax's default initialization rather than U(±3e-3).
+    The action joins the critic at its second layer and the output layers start in U(±3e-3), as in the paper. One
+    difference: exploration noise is i.i.d. Gaussian (std 0.2) rather than Ornstein-Uhlenbeck (θ 0.15, σ 0.2), which
+    would need noise state carried across env steps.
     """
 
     batch_size: int = 64
@@ -234,6 +245,8 @@ class DDPGConfig(TD3Config):
     target_noise: float = 0.0
     policy_delay: int = 1
     random_steps: int = 0
+    critic_action_layer: int = 1
+    final_init: float = 3e-3
 
 
 class DDPG(TD3):

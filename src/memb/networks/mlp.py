@@ -60,10 +60,30 @@ class ValueFunction(nn.Module):
 
 class _Q(nn.Module):
     hidden: Sequence[int]
+    action_layer: int = 0  # the hidden layer whose input the action joins (DDPG: 1, the second)
+    final_init: float = 0.0  # > 0: the output layer's weights and bias drawn from U(±final_init) (DDPG: 3e-3)
 
     @nn.compact
     def __call__(self, s: jax.Array, a: jax.Array) -> jax.Array:
-        return MLP(self.hidden, 1)(jnp.concatenate([s, a], axis=-1))[..., 0]
+        if self.action_layer == 0 and self.final_init == 0:
+            return MLP(self.hidden, 1)(jnp.concatenate([s, a], axis=-1))[..., 0]
+        x = s
+        for i, width in enumerate(self.hidden):
+            if i == self.action_layer:
+                x = jnp.concatenate([x, a], axis=-1)
+            x = nn.relu(nn.Dense(width)(x))
+        return final_dense(1, self.final_init)(x)[..., 0]
+
+
+def final_dense(features: int, bound: float) -> nn.Dense:
+    if bound == 0:
+        return nn.Dense(features)
+    init = nn.initializers.uniform(2 * bound)  # U(0, 2b), shifted below to U(-b, b)
+    return nn.Dense(
+        features,
+        kernel_init=lambda k, shape, dtype=jnp.float32: init(k, shape, dtype) - bound,
+        bias_init=lambda k, shape, dtype=jnp.float32: init(k, shape, dtype) - bound,
+    )
 
 
 class QEnsemble(nn.Module):
@@ -71,6 +91,8 @@ class QEnsemble(nn.Module):
 
     hidden: Sequence[int]
     num: int = 2
+    action_layer: int = 0
+    final_init: float = 0.0
 
     @nn.compact
     def __call__(self, s: jax.Array, a: jax.Array) -> jax.Array:
@@ -82,4 +104,4 @@ class QEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num,
         )
-        return ensemble(self.hidden)(s, a)
+        return ensemble(self.hidden, self.action_layer, self.final_init)(s, a)

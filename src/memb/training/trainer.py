@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import shutil
 import signal
 import sys
@@ -305,6 +306,7 @@ class _Run:
             "env_steps_per_s": steps_in_epoch / ls.epoch_seconds,
             "train_time": ls.train_seconds,
             "eval_time": time.perf_counter() - eval_start,
+            "rss_mb": _resident_mb(),
         }
         ls.metric_rows.append(metric_row)
         ls.pending, ls.rounds, ls.epoch_seconds = [], 0, 0.0
@@ -484,6 +486,15 @@ def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
         new = template["opt_state"].get(name)
         if isinstance(opt, dict) and isinstance(new, dict) and "inner_state" in new and "inner_state" not in opt:
             raw["opt_state"][name] = {**new, "inner_state": opt, "count": opt["0"]["count"]}
+
+
+def _resident_mb() -> float:
+    """This process's resident memory now, in MiB (Linux /proc; NaN elsewhere): metrics.csv tracks it per epoch."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
