@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ class RunState:
     last_return: float | None = None
     error: str = ""
     resume: bool = False
-    started: float = field(default=0.0, repr=False)
 
     def row(self) -> dict[str, Any]:
         return {
