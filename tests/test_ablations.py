@@ -276,3 +276,12 @@ def test_svg_learns_pendulum(tmp_path):
     run = RunConfig("svg", TrainConfig(env="Pendulum-v1", steps=5000, epoch_length=1000, eval_episodes=5), agent)
     returns = [row["return_mean"] for row in train(run, tmp_path / "svg", progress=False, tensorboard=False).eval_rows]
     assert max(returns[1:]) > returns[0] + 500, returns
+
+
+def test_acting_with_log_prob_reports_the_density_of_the_action_taken():
+    agent, state = _agent(policy_gradient="real", importance_weight_cap=2.0)
+    obs = np.random.default_rng(0).normal(size=3).astype(np.float32)
+    action, log_prob, _ = agent.act_with_log_prob(state, obs, jax.random.PRNGKey(3))
+    assert log_prob == pytest.approx(float(agent.log_prob_fn(state.params["policy"], obs, action)), rel=1e-4, abs=1e-4)
+    plain, _ = agent.act(state, obs, jax.random.PRNGKey(3))
+    np.testing.assert_array_equal(action, plain)  # the same sample as acting without it

@@ -173,7 +173,7 @@ class MEMB:
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
         self._model_error = jax.jit(self.model_error_fn)
-        self._log_prob = jax.jit(self.log_prob_fn)
+        self._sample = jax.jit(self.policy)
         self.uses_behavior_log_prob = c.importance_weight_cap > 0  # the trainer then records log μ(a|s)
 
     # ------------------------------------------------------------------------------------- init
@@ -232,8 +232,11 @@ class MEMB:
         u = jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
         return tanh_gaussian_log_prob(u, mean, log_std)
 
-    def log_prob(self, state: MEMBState, obs: np.ndarray, action: np.ndarray) -> float:
-        return float(self._log_prob(state.params["policy"], jnp.asarray(obs), jnp.asarray(action)))
+    def act_with_log_prob(self, state: MEMBState, obs: np.ndarray, key: jax.Array):
+        """A stochastic action and its log π(a|s), from one sample (for importance weights: log μ of the actor)."""
+        key, sub = jax.random.split(key)
+        action, log_prob = self._sample(state.params["policy"], jnp.asarray(obs, jnp.float32), sub)
+        return np.asarray(action), float(log_prob), key
 
     # --------------------------------------------------------------------- 3. models (§3.1, eq. 4)
     def _model_heads(self, params: Params, normalizer: Normalizer, s: jax.Array, a: jax.Array):

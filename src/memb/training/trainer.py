@@ -215,10 +215,10 @@ class _Run:
                 if step < agent.config.random_steps:
                     action = self.rng.uniform(-1.0, 1.0, agent.act_dim).astype(np.float32)
                     log_prob = -agent.act_dim * math.log(2.0)  # uniform on [-1, 1]^d
+                elif agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s) of the acting policy
+                    action, log_prob, self.act_key = agent.act_with_log_prob(self.state, ls.obs, self.act_key)
                 else:
                     action, self.act_key = agent.act(self.state, ls.obs, self.act_key)
-                    if agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s) of the acting policy
-                        log_prob = agent.log_prob(self.state, ls.obs, action)
                 next_obs, reward, terminated, truncated, _ = self.train_env.step(self.scaler.to_env(action))
                 if not np.all(np.isfinite(next_obs)) or not math.isfinite(reward):
                     raise DivergenceError(
