@@ -7,16 +7,20 @@ An agent class exposes `Config` (with `batch_size` and `random_steps`), `compone
 """
 
 from memb.agents.common import Batch, polyak_update
+from memb.agents.mbpo import MBPO, MBPOConfig, MBPOSingle
 from memb.agents.memb import MEMB, SVG, MEMBConfig, MEMBState, SVGConfig
 from memb.agents.sac import SAC, SACConfig
 from memb.agents.td3 import DDPG, TD3, DDPGConfig, TD3Config
 
-AGENTS = {"memb": MEMB, "sac": SAC, "td3": TD3, "ddpg": DDPG, "svg": SVG}
+AGENTS = {"memb": MEMB, "sac": SAC, "td3": TD3, "ddpg": DDPG, "svg": SVG, "mbpo": MBPO, "mbpo-single": MBPOSingle}
 
 __all__ = [
     "AGENTS",
     "DDPG",
+    "MBPO",
     "MEMB",
+    "MBPOConfig",
+    "MBPOSingle",
     "SAC",
     "SVG",
     "TD3",

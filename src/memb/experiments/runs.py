@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,12 @@ def resolve(
         for key, value in {**found.train, **found.agent}.items():
             put(key, value, "preset")
         notes.append(f"the paper's settings for {env} (--preset none to drop them)")
+    # a baseline's own per-task settings live in its module (MBPO's TASK_PRESETS)
+    own = sys.modules[AGENTS[algo].__module__].__dict__.get("TASK_PRESETS", {}).get(env) if preset == "paper" else None
+    if own is not None and algo != "memb":
+        for key, value in own.items():
+            put(key, value, "preset")
+        notes.append(f"{algo}'s own settings for {env} (--preset none to drop them)")
     if steps_value == "paper":
         if paper_preset(env) is None:
             raise cfg.ConfigError(f"the paper has no budget for {env}; pass --steps N")

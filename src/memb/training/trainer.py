@@ -236,7 +236,10 @@ class _Run:
                 # learn: every update of this env step in one jitted call, then the divergence guard
                 num_batches = agent.batches_per_step(step)
                 if num_batches and len(self.buffer) >= batch_size:
-                    batches = self.buffer.sample(self.rng, num_batches, batch_size)
+                    if hasattr(agent, "sample"):  # an agent that draws its own data (MBPO: D_env for its model)
+                        batches = agent.sample(self.buffer, self.rng, step)
+                    else:
+                        batches = self.buffer.sample(self.rng, num_batches, batch_size)
                     new_state, info = agent.update(self.state, batches, step)
                     finite = np.asarray(info.pop("finite"))
                     if finite.all():
