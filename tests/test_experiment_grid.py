@@ -138,11 +138,12 @@ def test_ray_backend_runs_a_tiny_grid(tmp_path):
     except Exception as e:  # pragma: no cover - depends on the machine
         pytest.skip(f"Ray cannot start here: {e}")
     try:
-        exp = Experiment.from_values({**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0-1", "preset": "none"})
+        # one run: each Ray task is a fresh worker process (max_calls=1), whose start dominates the test's time
+        exp = Experiment.from_values({**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0", "preset": "none"})
         states = run_experiment(exp, tmp_path / "ray", backend="ray", progress=False, poll_s=0.2)
-        assert [s.status for s in states] == ["done", "done"]
+        assert [s.status for s in states] == ["done"]
         index = pd.read_csv(tmp_path / "ray" / "index.csv")
-        assert list(index["step"]) == [150, 150]
+        assert list(index["step"]) == [150]
     finally:
         ray.shutdown()
 

@@ -494,6 +494,10 @@ class MEMB:
             return self._warmup(state, batches)
         return self._update(state, batches)
 
+    def update_function(self, env_step: int):
+        """The pure function that `update` runs after env step `env_step` (the multi-seed trainer vmaps it)."""
+        return self.warmup_fn if env_step < self.config.model_warmup_steps else self.update_fn
+
     def model_error_fn(self, state: MEMBState, batch: Batch) -> dict:
         """Errors of the models on real transitions (App. B.2): the mean prediction's L2 error, and the 1-Wasserstein
         distance per dimension (averaged over dimensions) between model samples and the true next states / rewards.

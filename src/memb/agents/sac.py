@@ -211,6 +211,10 @@ class SAC:
     def update(self, state: SACState, batches: Batch, env_step: int) -> tuple[SACState, dict]:
         return self._update(state, batches)
 
+    def update_function(self, env_step: int):
+        """The pure function that `update` runs (the multi-seed trainer vmaps it)."""
+        return self.update_fn
+
     def model_error(self, state: SACState, batch: Batch) -> dict[str, float]:
         return {}  # no model
 

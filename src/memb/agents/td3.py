@@ -214,6 +214,10 @@ class TD3:
     def update(self, state: TD3State, batches: Batch, env_step: int) -> tuple[TD3State, dict]:
         return self._update(state, batches)
 
+    def update_function(self, env_step: int):
+        """The pure function that `update` runs (the multi-seed trainer vmaps it)."""
+        return self.update_fn
+
     def model_error(self, state: TD3State, batch: Batch) -> dict[str, float]:
         return {}
 

@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="paper: the paper's settings for its seven tasks, when --env is one of them (default)",
     )
     train.add_argument("--config", default=None, help="a TOML or JSON file of settings, flat or in [train]/[agent]")
+    train.add_argument(
+        "--seeds",
+        default=None,
+        help="train several seeds in one process, their updates vmapped (e.g. 0-4); run i goes to OUT/ENV-sSEED "
+        "(default OUT: runs)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
@@ -264,6 +270,8 @@ def _train(args: argparse.Namespace) -> int:
         f.name for f in dataclasses.fields(AGENTS[args.algo].Config)
     }
     overrides = {k: v for k, v in vars(args).items() if k in field_names and v is not None}
+    if args.seeds is not None:
+        return _train_seeds(args, overrides)
     if args.resume is not None:
         return _resume(args, overrides)
     run, notes = resolve(overrides, algo=args.algo, preset=args.preset, config_file=args.config)
@@ -450,6 +458,56 @@ def _theory(args: argparse.Namespace) -> int:
         print("no plot: the bounds are not defined for these constants")
     if args.json:
         write_json_atomic(Path(args.json), {**record, **analysis.to_dict()})
+    return 0
+
+
+def _train_seeds(args: argparse.Namespace, overrides: dict) -> int:
+    from memb.experiments import resolve
+    from memb.experiments.grid import parse_seeds
+    from memb.training import read_run_config
+    from memb.training.multiseed import train_seeds
+
+    seeds = parse_seeds(args.seeds)
+    if "seed" in overrides:
+        _fail("pass either --seed or --seeds, not both")
+    if args.resume is not None:  # DIR holds ENV-sSEED run directories written by `memb train --seeds`
+        root = Path(args.resume)
+        if set(overrides) - {"steps"} or args.config or args.out or args.overwrite:
+            _fail("only --steps can be combined with --resume: a resumed run keeps its config")
+        outs = []
+        for seed in seeds:
+            found = sorted(root.glob(f"*-s{seed}/config.json"))
+            if len(found) != 1:
+                _fail(f"{root} holds no single run directory for seed {seed} (ENV-s{seed}); pass the --out of the run")
+            outs.append(found[0].parent)
+        run = read_run_config(outs[0])
+        if "steps" in overrides:
+            steps = cfg.coerce(type(run.train), "steps", overrides["steps"])
+            run = dataclasses.replace(run, train=dataclasses.replace(run.train, steps=steps))
+    else:
+        run, notes = resolve(overrides, algo=args.algo, preset=args.preset, config_file=args.config)
+        if args.print_config:
+            print(json.dumps(run.to_dict(), indent=2))
+            return 0
+        for note in notes:
+            print(f"memb: using {note}")
+        root = Path(args.out) if args.out else Path("runs")
+        outs = [root / f"{run.train.env}-s{seed}" for seed in seeds]
+    results = train_seeds(
+        run,
+        seeds,
+        outs,
+        overwrite=args.overwrite,
+        resume=args.resume is not None,
+        progress=not args.no_progress,
+        tensorboard=not args.no_tensorboard,
+    )
+    for seed, result in zip(seeds, results, strict=True):
+        last = result.eval_rows[-1]
+        print(
+            f"memb: {run.train.env} seed {seed}: return {last['return_mean']:.1f} ± {last['return_std']:.1f} "
+            f"at step {last['step']}; results in {result.run_dir}"
+        )
     return 0
 
 

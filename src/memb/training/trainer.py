@@ -142,6 +142,20 @@ def train(
     With `resume=True`, `out` must be a run directory of the same config (only `steps` may grow); training continues
     from its newest intact checkpoint, or starts over when it has none.
     """
+    run = prepare(config, out, env=env, overwrite=overwrite, resume=resume)
+    ckpt = checkpoint.latest(run.out) if resume else None
+    if ckpt is not None:
+        run.restore(ckpt)
+    elif resume:
+        print(f"memb: {run.out} has no intact checkpoint; starting over", file=sys.stderr)
+    try:
+        return run.loop(progress=progress, tensorboard=tensorboard)
+    finally:
+        run.close_envs()
+
+
+def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, resume=False, agent=None) -> _Run:
+    """Validate, make the envs and the agent (or share `agent`), and only then the run directory with its config."""
     tc = config.train
     out = Path(out)
     if resume:
@@ -152,25 +166,14 @@ def train(
     source = env if env is not None else tc.env
     train_env = make_env(source)
     eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
-    agent = build_agent(config, train_env)
+    agent = agent if agent is not None else build_agent(config, train_env)
     # Everything is validated: only now is the run directory made.
     if not resume:
         if out.exists() and overwrite:
             shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", {**config.to_dict(), "versions": versions()})
-
-    run = _Run(config, agent, train_env, eval_envs, out)
-    ckpt = checkpoint.latest(out) if resume else None
-    if ckpt is not None:
-        run.restore(ckpt)
-    elif resume:
-        print(f"memb: {out} has no intact checkpoint; starting over", file=sys.stderr)
-    try:
-        return run.loop(progress=progress, tensorboard=tensorboard)
-    finally:
-        for e in [train_env, *eval_envs]:
-            e.close()
+    return _Run(config, agent, train_env, eval_envs, out)
 
 
 def _fresh(source):
@@ -197,79 +200,127 @@ class _Run:
         if not np.all(np.isfinite(self.loop_state.obs)):
             raise EnvError(f"{self.tc.env} returned a non-finite observation on reset; check the environment")
         self.stop_signal: int | None = None
+        self.writer = self.bar = None
+
+    def close_envs(self) -> None:
+        for e in [self.train_env, *self.eval_envs]:
+            e.close()
 
     # ------------------------------------------------------------------------------------ the loop
     def loop(self, *, progress: bool, tensorboard: bool) -> TrainResult:
         tc, agent, ls = self.tc, self.agent, self.loop_state
-        writer = _tensorboard(self.out, purge_step=ls.step or None) if tensorboard else None
-        bar = _progress_bar(tc, ls.step, progress)
+        self.open_outputs(progress, tensorboard)
         previous = self._install_signal_handlers()
-        batch_size = agent.config.batch_size
-        epoch_start = time.perf_counter() - ls.epoch_seconds
-        last_good = self._snapshot()
         try:
             while ls.step < tc.steps:
                 step = ls.step
                 # act: uniformly random first, then the stochastic policy
-                log_prob = 0.0
-                if step < agent.config.random_steps:
-                    action = self.rng.uniform(-1.0, 1.0, agent.act_dim).astype(np.float32)
-                    log_prob = -agent.act_dim * math.log(2.0)  # uniform on [-1, 1]^d
-                elif agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s) of the acting policy
-                    action, log_prob, self.act_key = agent.act_with_log_prob(self.state, ls.obs, self.act_key)
-                else:
-                    action, self.act_key = agent.act(self.state, ls.obs, self.act_key)
-                next_obs, reward, terminated, truncated, _ = self.train_env.step(self.scaler.to_env(action))
-                if not np.all(np.isfinite(next_obs)) or not math.isfinite(reward):
-                    raise DivergenceError(
-                        f"the environment returned a non-finite observation or reward at step {step + 1}; "
-                        "check the environment (memb cannot learn from NaN or inf)"
-                    )
-                self.buffer.add(ls.obs, action, reward, next_obs, terminated, log_prob)
-                ls.episode_return += float(reward)
-                ls.obs = next_obs
-                if terminated or truncated:
-                    ls.episode_returns.append(ls.episode_return)
-                    ls.episode_return = 0.0
-                    ls.obs, _ = self.train_env.reset()
+                action = self.random_action()
+                if action is None and agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s)
+                    a, log_prob, self.act_key = agent.act_with_log_prob(self.state, ls.obs, self.act_key)
+                    action = (a, log_prob)
+                elif action is None:
+                    a, self.act_key = agent.act(self.state, ls.obs, self.act_key)
+                    action = (a, 0.0)
+                self.env_step(*action)
 
                 # learn: every update of this env step in one jitted call, then the divergence guard
-                num_batches = agent.batches_per_step(step)
-                if num_batches and len(self.buffer) >= batch_size:
-                    if hasattr(agent, "sample"):  # an agent that draws its own data (MBPO: D_env for its model)
-                        batches = agent.sample(self.buffer, self.rng, step)
-                    else:
-                        batches = self.buffer.sample(self.rng, num_batches, batch_size)
-                    new_state, info = agent.update(self.state, batches, step)
-                    finite = np.asarray(info.pop("finite"))
-                    if finite.all():
-                        self.state = new_state
-                        ls.pending.append(info)
-                        ls.rounds += agent.rounds_per_step(step)
-                    else:  # this update is dropped; the agent goes back to its last checkpointed state
-                        last_good = self._diverged(step + 1, finite, info, last_good)
-                ls.step += 1
-                if bar is not None:
-                    bar.update(1)
-
-                if ls.step % tc.epoch_length == 0 or ls.step == tc.steps:
-                    ls.epoch_seconds = time.perf_counter() - epoch_start
-                    self._end_epoch(writer, bar)
-                    epoch_start = time.perf_counter()
-                if self.stop_signal is not None or (tc.checkpoint_every and ls.step % tc.checkpoint_every == 0):
-                    ls.epoch_seconds = time.perf_counter() - epoch_start
-                    self.save_checkpoint()
-                    last_good = self._snapshot()
-                    if self.stop_signal is not None:
-                        self._event("interrupted", signal=signal.Signals(self.stop_signal).name)
-                        raise Interrupted(self.stop_signal, self.out, ls.step)
+                batches = self.sample(step)
+                if batches is not None:
+                    self.apply_update(*agent.update(self.state, batches, step), step)
+                self.end_step()
         finally:
             self._restore_signal_handlers(previous)
-            if bar is not None:
-                bar.close()
-            if writer is not None:
-                writer.close()
+            self.close_outputs()
+        return self.finish()
 
+    # the loop's pieces, also driven by the multi-seed loop (multiseed.py) for each seed
+    def open_outputs(self, progress: bool, tensorboard: bool) -> None:
+        ls = self.loop_state
+        self.writer = _tensorboard(self.out, purge_step=ls.step or None) if tensorboard else None
+        self.bar = _progress_bar(self.tc, ls.step, progress)
+        self.epoch_start = time.perf_counter() - ls.epoch_seconds
+        self.last_good = self._snapshot()
+
+    def close_outputs(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+    def random_action(self) -> tuple[np.ndarray, float] | None:
+        """A uniformly random action and its log-density during the random phase, else None."""
+        if self.loop_state.step >= self.agent.config.random_steps:
+            return None
+        action = self.rng.uniform(-1.0, 1.0, self.agent.act_dim).astype(np.float32)
+        return action, -self.agent.act_dim * math.log(2.0)  # uniform on [-1, 1]^d
+
+    def env_step(self, action: np.ndarray, log_prob: float) -> None:
+        ls = self.loop_state
+        next_obs, reward, terminated, truncated, _ = self.train_env.step(self.scaler.to_env(action))
+        if not np.all(np.isfinite(next_obs)) or not math.isfinite(reward):
+            raise DivergenceError(
+                f"the environment returned a non-finite observation or reward at step {ls.step + 1}; "
+                "check the environment (memb cannot learn from NaN or inf)"
+            )
+        self.buffer.add(ls.obs, action, reward, next_obs, terminated, log_prob)
+        ls.episode_return += float(reward)
+        ls.obs = next_obs
+        if terminated or truncated:
+            ls.episode_returns.append(ls.episode_return)
+            ls.episode_return = 0.0
+            ls.obs, _ = self.train_env.reset()
+
+    def sample(self, step: int):
+        """This step's replay batches, or None when the agent does not update now."""
+        agent = self.agent
+        num_batches = agent.batches_per_step(step)
+        if not num_batches or len(self.buffer) < agent.config.batch_size:
+            return None
+        if hasattr(agent, "sample"):  # an agent that draws its own data (MBPO: D_env for its model)
+            return agent.sample(self.buffer, self.rng, step)
+        return self.buffer.sample(self.rng, num_batches, agent.config.batch_size)
+
+    def apply_update(self, new_state, info: dict, step: int) -> None:
+        """Keep the update if every component stayed finite; else drop it and restore (the divergence guard)."""
+        finite = np.asarray(info.pop("finite"))
+        if finite.all():
+            self.state = new_state
+            self.loop_state.pending.append(info)
+            self.loop_state.rounds += self.agent.rounds_per_step(step)
+        else:  # this update is dropped; the agent goes back to its last checkpointed state
+            self.last_good = self._diverged(step + 1, finite, info, self.last_good)
+
+    def state_needed(self) -> bool:
+        """Whether `end_step` will read the agent state after the step in progress (evaluate or checkpoint)."""
+        ls, tc = self.loop_state, self.tc
+        step = ls.step + 1
+        return (
+            step % tc.epoch_length == 0
+            or step == tc.steps
+            or self.stop_signal is not None
+            or bool(tc.checkpoint_every and step % tc.checkpoint_every == 0)
+        )
+
+    def end_step(self) -> None:
+        ls, tc = self.loop_state, self.tc
+        ls.step += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        if ls.step % tc.epoch_length == 0 or ls.step == tc.steps:
+            ls.epoch_seconds = time.perf_counter() - self.epoch_start
+            self._end_epoch(self.writer, self.bar)
+            self.epoch_start = time.perf_counter()
+        if self.stop_signal is not None or (tc.checkpoint_every and ls.step % tc.checkpoint_every == 0):
+            ls.epoch_seconds = time.perf_counter() - self.epoch_start
+            self.save_checkpoint()
+            self.last_good = self._snapshot()
+            if self.stop_signal is not None:
+                self._event("interrupted", signal=signal.Signals(self.stop_signal).name)
+                raise Interrupted(self.stop_signal, self.out, ls.step)
+
+    def finish(self) -> TrainResult:
+        ls, tc = self.loop_state, self.tc
         if not tc.checkpoint_every or ls.step % tc.checkpoint_every:
             self.save_checkpoint()
         host_state = jax.device_get(self.state)
