@@ -1,5 +1,7 @@
 """The trainer: terminal versus truncation, action scaling, and a short learning test."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,13 @@ def test_states_saved_before_inject_hyperparams_still_load(tmp_path):
     loaded = load_state(tmp_path, agent)
     jax.tree.map(np.testing.assert_array_equal, loaded, state)
     assert float(loaded.opt_state["policy"].hyperparams["learning_rate"]) == pytest.approx(1e-3)
+
+
+def test_stop_return_ends_the_run_at_the_first_evaluation_that_reaches_it(tmp_path):
+    run = RunConfig(
+        train=TrainConfig(env="Pendulum-v1", steps=600, epoch_length=200, eval_episodes=1, stop_return=-1e9),
+        agent=tiny_config(random_steps=100, model_warmup_steps=100, batch_size=16),
+    )
+    result = train(run, tmp_path / "r", progress=False, tensorboard=False)
+    assert [r["step"] for r in result.eval_rows] == [200]  # any return is above -1e9
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["final_step"] == 200

@@ -65,6 +65,11 @@ def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, help="concurrent runs on the local pool (default: cores / --cpus-per-run)"
     )
     parser.add_argument("--cpus-per-run", type=float, default=1.0, help="cores per run (default: 1)")
+    parser.add_argument(
+        "--vmap-seeds",
+        action="store_true",
+        help="train the seeds of each configuration and env in one process, vmapped (as memb train --seeds)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the runs and what would happen to each")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
@@ -354,6 +359,7 @@ def _launch(experiment, out: Path, args: argparse.Namespace, after=None) -> int:
             workers=args.workers,
             address=args.address,
             cpus_per_run=args.cpus_per_run,
+            vmap_seeds=args.vmap_seeds,
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:

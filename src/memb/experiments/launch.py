@@ -121,6 +121,51 @@ def run_one(config: dict[str, Any], run_dir: str, resume: bool, cpus: list[int] 
             return "failed", f"{type(e).__name__}: {message}"
 
 
+def run_group(
+    configs: list[dict[str, Any]], run_dirs: list[str], resume: bool, cpus: list[int] | None = None
+) -> list[tuple[str, str]]:
+    """Train runs that differ only in their seed in one process (`memb train --seeds`); one run goes to `run_one`.
+    The group's output goes to its first run's log; the others' logs point there."""
+    if len(configs) == 1:
+        return [run_one(configs[0], run_dirs[0], resume, cpus)]
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    paths = [Path(d) for d in run_dirs]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    for other in paths[1:]:
+        with open(log_path(other), "a") as log:
+            log.write(f"trained in one process with {', '.join(p.name for p in paths)}: see {log_path(paths[0])}\n")
+    with open(log_path(paths[0]), "a") as log, _redirect_output(log):
+        try:
+            from memb.training import Interrupted
+            from memb.training.multiseed import train_seeds
+
+            runs = [RunConfig.from_dict(c) for c in configs]
+            train_seeds(
+                runs[0], [r.train.seed for r in runs], paths, resume=resume, overwrite=not resume, progress=False
+            )
+            return [("done", "")] * len(paths)
+        except Interrupted as e:
+            return [("interrupted", str(e))] * len(paths)
+        except Exception as e:
+            import traceback
+
+            traceback.print_exc()
+            message = str(e).splitlines()[0] if str(e) else ""
+            return [("failed", f"{type(e).__name__}: {message}")] * len(paths)
+
+
+def group_seeds(todo: list[RunState]) -> list[list[RunState]]:
+    """Runs of one label and env (and of the same resume state) whose agent can be vmapped over seeds, together."""
+    from memb.training.multiseed import vmappable
+
+    groups: dict[tuple, list[RunState]] = {}
+    for i, s in enumerate(todo):
+        key = (s.run.label, s.run.config.train.env, s.resume) if vmappable(s.run.config) else (i,)
+        groups.setdefault(key, []).append(s)
+    return list(groups.values())
+
+
 def log_path(run_dir: Path) -> Path:
     """Where a run's output goes: beside its directory, which `train` may replace."""
     return run_dir.with_name(run_dir.name + ".log")
@@ -153,10 +198,10 @@ def _init_worker(slots) -> None:
     _SLOTS = slots
 
 
-def _pool_task(config: dict[str, Any], run_dir: str, resume: bool) -> tuple[str, str]:
+def _pool_task(configs: list[dict[str, Any]], run_dirs: list[str], resume: bool) -> list[tuple[str, str]]:
     cpus = _SLOTS.get() if _SLOTS is not None else None
     try:
-        return run_one(config, run_dir, resume, cpus)
+        return run_group(configs, run_dirs, resume, cpus)
     finally:
         if cpus is not None:
             _SLOTS.put(cpus)
@@ -218,8 +263,11 @@ def run_experiment(
     cpus_per_run: float = 1.0,
     progress: bool = True,
     poll_s: float = 2.0,
+    vmap_seeds: bool = False,
 ) -> list[RunState]:
-    """Run every run of `experiment` under `out` that has not finished; returns the final state of each."""
+    """Run every run of `experiment` under `out` that has not finished; returns the final state of each.
+
+    With `vmap_seeds`, the seeds of each configuration and env train in one process (`memb train --seeds`)."""
     cfg.one_of("backend", backend, ("local", "ray"))
     cfg.positive("cpus_per_run", cpus_per_run)
     if workers is not None:
@@ -254,7 +302,8 @@ def run_experiment(
         submit = _ray_backend if backend == "ray" else _local_backend
         previous = _sigterm_as_interrupt()
         try:
-            submit(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish)
+            groups = group_seeds(todo) if vmap_seeds else [[s] for s in todo]
+            submit(groups, out, workers, address, cpus_per_run, poll_s, refresh, finish)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -274,17 +323,17 @@ def _sigterm_as_interrupt():
         return None
 
 
-def _local_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
+def _local_backend(groups, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
     n_cores = len(os.sched_getaffinity(0))
     if workers is None:
         workers = max(1, int(n_cores // cpus_per_run))
-    workers = min(workers, len(todo))
+    workers = min(workers, len(groups))
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: JAX must not be forked
     slots = ctx.Manager().Queue()
     for share in core_shares(workers):
         slots.put(share)
     with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots,)) as pool:
-        futures = {pool.submit(_pool_task, s.run.config.to_dict(), str(out / s.run.name), s.resume): s for s in todo}
+        futures = {pool.submit(_pool_task, *_task(g, out)): g for g in groups}
         try:
             _wait_all(dict(futures), poll_s, refresh, finish, lambda f: f.result())
         except BaseException:
@@ -297,25 +346,40 @@ def _local_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, f
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
             pool.shutdown(wait=True, cancel_futures=True)
-            for f, state in futures.items():  # what the stopped runs reported
+            for f, group in futures.items():  # what the stopped runs reported
                 if f.done() and not f.cancelled() and f.exception() is None:
-                    finish(state, f.result())
+                    for state, result in zip(group, f.result(), strict=True):
+                        finish(state, tuple(result))
             raise
 
 
-def _wait_all(pending: dict, poll_s: float, refresh, finish, result_of) -> None:
+def _task(group: list[RunState], out: Path) -> tuple[list[dict], list[str], bool]:
+    return (
+        [s.run.config.to_dict() for s in group],
+        [str(Path(out).resolve() / s.run.name) for s in group],
+        group[0].resume,
+    )
+
+
+def _wait_all(pending: dict, poll_s: float, refresh, finish, result_of, wait=None) -> None:
+    """Finish each group's runs as its task completes (a future, or a Ray reference with Ray's `wait`)."""
     while pending:
-        done, _ = cf.wait(list(pending), timeout=poll_s, return_when=cf.FIRST_COMPLETED)
+        if wait is None:
+            done, _ = cf.wait(list(pending), timeout=poll_s, return_when=cf.FIRST_COMPLETED)
+        else:
+            done = wait(list(pending))
         for f in done:
-            state = pending.pop(f)
+            group = pending.pop(f)
             try:
-                finish(state, result_of(f))
+                results = [tuple(r) for r in result_of(f)]
             except Exception as e:  # the worker process itself died (killed, out of memory)
-                finish(state, ("failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+                results = [("failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")] * len(group)
+            for state, result in zip(group, results, strict=True):
+                finish(state, result)
         refresh()
 
 
-def _ray_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
+def _ray_backend(groups, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
     try:
         import ray
     except ImportError:
@@ -327,14 +391,8 @@ def _ray_backend(todo, out, workers, address, cpus_per_run, poll_s, refresh, fin
             ray.init(num_cpus=workers or len(os.sched_getaffinity(0)), log_to_driver=False)
     # max_calls=1: a fresh worker process per run, so each run's JAX sizes its threads to the CPUs Ray gives it.
     # The run directories must be on a filesystem that every node shares.
-    remote = ray.remote(num_cpus=cpus_per_run, max_calls=1)(run_one)
-    refs = {remote.remote(s.run.config.to_dict(), str(Path(out).resolve() / s.run.name), s.resume): s for s in todo}
-    while refs:
-        ready, _ = ray.wait(list(refs), num_returns=1, timeout=poll_s)
-        for ref in ready:
-            state = refs.pop(ref)
-            try:
-                finish(state, tuple(ray.get(ref)))
-            except Exception as e:
-                finish(state, ("failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
-        refresh()
+    remote = ray.remote(num_cpus=cpus_per_run, max_calls=1)(run_group)
+    refs = {remote.remote(*_task(g, out)): g for g in groups}
+    _wait_all(
+        refs, poll_s, refresh, finish, ray.get, wait=lambda refs: ray.wait(refs, num_returns=1, timeout=poll_s)[0]
+    )

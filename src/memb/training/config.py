@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ class TrainConfig:
     keep_checkpoints: int = 2  # the newest complete checkpoints kept on disk
     on_divergence: Literal["restore", "stop"] = "restore"  # non-finite update: restore and halve that lr, or stop
     max_restores: int = 3  # divergence restores before the run stops
+    stop_return: float | None = None  # stop early once an evaluation's mean return reaches this (None: never)
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, str) or not self.env:
@@ -34,6 +36,8 @@ class TrainConfig:
         cfg.positive("keep_checkpoints", self.keep_checkpoints, integer=True)
         cfg.one_of("on_divergence", self.on_divergence, ("restore", "stop"))
         cfg.non_negative("max_restores", self.max_restores, integer=True)
+        if self.stop_return is not None:
+            cfg.in_range("stop_return", self.stop_return, -math.inf, math.inf)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ from memb.training.envs import make_env
 from memb.training.trainer import RunDirError, TrainResult, _Run, build_agent, prepare
 
 
+def vmappable(config: RunConfig) -> bool:
+    """Whether `train_seeds` can train this configuration (decided from the config alone)."""
+    from memb.agents import AGENTS
+
+    return hasattr(AGENTS[config.algo], "update_function") and not getattr(config.agent, "importance_weight_cap", 0)
+
+
 def supports(agent) -> bool:
     """Agents whose updates are one pure function per step and whose policy acts from `params["policy"]`."""
     return hasattr(agent, "update_function") and not agent.uses_behavior_log_prob
@@ -109,7 +116,7 @@ class _Lockstep:
         previous = runs[0]._install_signal_handlers()
         stacked = _stack([run.state for run in runs])
         try:
-            while runs[0].loop_state.step < tc.steps:
+            while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
                 step = runs[0].loop_state.step
                 # act: each seed's own uniform draws first; then all policies in one vmapped call
                 randoms = [run.random_action() for run in runs]

@@ -212,7 +212,7 @@ class _Run:
         self.open_outputs(progress, tensorboard)
         previous = self._install_signal_handlers()
         try:
-            while ls.step < tc.steps:
+            while ls.step < tc.steps and not self.reached():
                 step = ls.step
                 # act: uniformly random first, then the stochastic policy
                 action = self.random_action()
@@ -247,6 +247,11 @@ class _Run:
             self.bar.close()
         if self.writer is not None:
             self.writer.close()
+
+    def reached(self) -> bool:
+        """Whether the last evaluation reached `stop_return` (the run then ends early)."""
+        rows, target = self.loop_state.eval_rows, self.tc.stop_return
+        return target is not None and bool(rows) and rows[-1]["return_mean"] >= target
 
     def random_action(self) -> tuple[np.ndarray, float] | None:
         """A uniformly random action and its log-density during the random phase, else None."""

@@ -1,0 +1,179 @@
+"""Wall-clock to a return threshold: memb's MEMB against Stable-Baselines3's SAC, alternating, in one invocation.
+
+    pip install torch==2.13.0 stable-baselines3   # benchmark-only (the CPU wheel; never a plain `torch`)
+    python benchmarks/time_to_return.py        # Pendulum-v1 -200, InvertedPendulum-v5 1000, HalfCheetah-v5 3000
+    python benchmarks/time_to_return.py --tasks Pendulum-v1 --seeds 3
+
+For each task and seed, MEMB (memb's trainer, the paper's preset) and SB3 SAC (its defaults with batch 256 and
+(256, 256) networks, one gradient step per env step, as facts.md §6) run one after the other. Both are evaluated with
+the same protocol every `--eval-every` env steps: `--eval-episodes` deterministic episodes of fresh envs seeded
+(seed, evaluation index), the mean return compared with the threshold. The clock counts training only: everything
+but the evaluations, compilation included. A run stops at the threshold or at `--max-steps`. Written to
+benchmarks/results/performance/time-to-return-<date>.json and .md. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from memb.experiments import resolve  # noqa: E402
+from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
+
+from _record import header  # noqa: E402
+
+THRESHOLDS = {"Pendulum-v1": -200.0, "InvertedPendulum-v5": 1000.0, "HalfCheetah-v5": 3000.0}
+MAX_STEPS = {"Pendulum-v1": 20_000, "InvertedPendulum-v5": 40_000, "HalfCheetah-v5": 200_000}
+
+
+def evaluate_policy(act, env_id: str, seed: int, index: int, episodes: int) -> float:
+    """Mean return of `episodes` deterministic episodes, each env reset with seed (seed, index, episode)."""
+    seeds = np.random.SeedSequence([seed, index]).generate_state(episodes)
+    returns = []
+    for s in seeds:
+        env = gym.make(env_id)
+        obs, _ = env.reset(seed=int(s))
+        done, total = False, 0.0
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
+            total += float(reward)
+            done = terminated or truncated
+        env.close()
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def run_memb(env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int) -> dict:
+    """memb's own trainer with `stop_return`: it ends at the first evaluation at or above the threshold. Its
+    metrics' train_time is the clock without the evaluations; its evaluations use the same protocol as SB3's here."""
+    from memb.training import train
+
+    over = {
+        "env": env_id,
+        "seed": seed,
+        "steps": max_steps,
+        "epoch_length": eval_every,
+        "eval_episodes": episodes,
+        "checkpoint_every": 0,
+        "stop_return": threshold,
+    }
+    run, _ = resolve(over)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(run, Path(tmp) / "run", progress=False, tensorboard=False)
+    curve = [
+        (e["step"], m["train_time"], e["return_mean"])
+        for e, m in zip(result.eval_rows, result.metric_rows, strict=True)
+    ]
+    step, seconds, ret = curve[-1]
+    return {"reached": ret >= threshold, "steps": step, "seconds": seconds, "curve": curve}
+
+
+def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int) -> dict:
+    import torch
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    torch.set_num_threads(len(__import__("os").sched_getaffinity(0)))
+    env = gym.make(env_id)
+    model = SAC(
+        "MlpPolicy",
+        env,
+        batch_size=256,
+        policy_kwargs={"net_arch": [256, 256]},
+        learning_starts=1000,
+        seed=seed,
+        verbose=0,
+    )
+    state = {"seconds": 0.0, "start": time.perf_counter(), "curve": [], "reached": False}
+
+    class Evaluate(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps % eval_every:
+                return True
+            state["seconds"] += time.perf_counter() - state["start"]
+            act = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
+            ret = evaluate_policy(act, env_id, seed, len(state["curve"]), episodes)
+            state["curve"].append((self.num_timesteps, state["seconds"], ret))
+            state["start"] = time.perf_counter()
+            if ret >= threshold:
+                state["reached"] = True
+                return False
+            return True
+
+    model.learn(total_timesteps=max_steps, callback=Evaluate())
+    env.close()
+    last = state["curve"][-1] if state["curve"] else (0, state["seconds"], float("nan"))
+    return {"reached": state["reached"], "steps": last[0], "seconds": last[1], "curve": state["curve"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(THRESHOLDS), help="comma-separated env ids")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--eval-every", type=int, default=1000)
+    parser.add_argument("--eval-episodes", type=int, default=5)
+    args = parser.parse_args()
+    started = header()
+    results: dict[str, dict] = {}
+    for env_id in args.tasks.split(","):
+        if env_id not in THRESHOLDS:
+            raise SystemExit(f"no threshold for {env_id}; choose from {', '.join(THRESHOLDS)}")
+        threshold, max_steps = THRESHOLDS[env_id], MAX_STEPS[env_id]
+        results[env_id] = {"memb": [], "sb3_sac": []}
+        for seed in range(args.seeds):  # alternating, so that drifts of the machine hit both alike
+            for name, fn in (("memb", run_memb), ("sb3_sac", run_sb3)):
+                r = fn(env_id, seed, threshold, max_steps, args.eval_every, args.eval_episodes)
+                results[env_id][name].append(r)
+                print(
+                    f"{env_id} seed {seed} {name}: {'reached' if r['reached'] else 'NOT reached'} {threshold:g} "
+                    f"at {r['steps']} steps, {r['seconds']:.0f} s of training",
+                    flush=True,
+                )
+    record = {
+        **started,
+        "thresholds": THRESHOLDS,
+        "max_steps": MAX_STEPS,
+        "eval_every": args.eval_every,
+        "eval_episodes": args.eval_episodes,
+        "results": results,
+    }
+    out = Path(__file__).parent / "results" / "performance"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
+    write_json_atomic(out / f"time-to-return-{stamp}.json", record)
+    lines = [
+        "# Wall-clock to a return threshold: memb MEMB against Stable-Baselines3 SAC",
+        "",
+        f"- command: `{record['command']}`",
+        f"- commit: {record['commit']}",
+        f"- date: {record['date']}",
+        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, {record['machine']['jax_device']}",
+        f"- evaluation every {args.eval_every} env steps, {args.eval_episodes} deterministic episodes; training time "
+        "only (compilation included, evaluation excluded)",
+        "",
+        "| task | threshold | memb seconds (per seed) | SB3 SAC seconds (per seed) | ratio of medians memb / SB3 |",
+        "|---|---|---|---|---|",
+    ]
+    for env_id, r in results.items():
+
+        def cell(runs):
+            return ", ".join(f"{x['seconds']:.0f}" + ("" if x["reached"] else " (not reached)") for x in runs)
+
+        m = np.median([x["seconds"] if x["reached"] else np.inf for x in r["memb"]])
+        s = np.median([x["seconds"] if x["reached"] else np.inf for x in r["sb3_sac"]])
+        ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) else "n/a"
+        lines.append(f"| {env_id} | {THRESHOLDS[env_id]:g} | {cell(r['memb'])} | {cell(r['sb3_sac'])} | {ratio} |")
+    write_bytes_atomic(out / f"time-to-return-{stamp}.md", ("\n".join(lines) + "\n").encode())
+    print(f"written {out}/time-to-return-{stamp}.json and .md")
+
+
+if __name__ == "__main__":
+    main()
