@@ -109,7 +109,7 @@ class MBPOConfig(SACConfig):
 
     @property
     def real_batch_size(self) -> int:
-        return max(1, int(round(self.batch_size * self.real_ratio)))
+        return max(1, int(self.batch_size * self.real_ratio))  # the authors: int(256 * 0.05) = 12
 
 
 def _schedule(value) -> tuple[int, int, int, int]:
