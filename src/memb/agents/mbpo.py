@@ -44,7 +44,7 @@ from memb.networks.ensemble import Ensemble, ensemble_loss, select
 
 Params = Any
 IMPROVEMENT = 0.01  # a member improves when its hold-out loss falls by more than 1% (the authors' _save_best)
-CHUNK = 32  # model-training minibatches per jitted call
+CHUNK = 32  # model-training minibatches per jitted call, at most (fewer, a power of two, on small datasets)
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ class MBPO:
         return (jnp.concatenate([obs, action], axis=-1) - state.input_mean) / state.input_std
 
     def train_chunk(self, state: MBPOState, data: Batch, idx: jax.Array, valid: jax.Array, pos_weight: jax.Array):
-        """CHUNK minibatches of model training. idx: [CHUNK, E, B] rows of `data` (each member its own bootstrap
+        """A chunk of minibatches of model training. idx: [C, E, B] rows of `data` (each member its own bootstrap
         ordering); `valid` masks the padding of an epoch's last chunk. The termination classifier, when learned,
         trains on member 0's rows: weighted binary cross-entropy of `terminated` given s'."""
         learned = self.terminated is None
@@ -308,10 +308,11 @@ class MBPO:
             shuffled = np.take_along_axis(bootstrap, rng.random(bootstrap.shape).argsort(axis=1), axis=1)
             padded = np.resize(shuffled, (c.ensemble_size, batches * c.model_batch_size))  # the last batch wraps
             idx = padded.reshape(c.ensemble_size, batches, c.model_batch_size).transpose(1, 0, 2)
-            for start in range(0, batches, CHUNK):
-                chunk = idx[start : start + CHUNK]
-                valid = np.arange(CHUNK) < len(chunk)
-                chunk = np.concatenate([chunk, np.zeros((CHUNK - len(chunk), *chunk.shape[1:]), np.int64)])
+            size = min(CHUNK, 1 << (batches - 1).bit_length())  # few compiled shapes, little padding
+            for start in range(0, batches, size):
+                chunk = idx[start : start + size]
+                valid = np.arange(size) < len(chunk)
+                chunk = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), np.int64)])
                 state = self._train_chunk(state, device_data, jnp.asarray(chunk), jnp.asarray(valid), pos_weight)
             epoch += 1
             mse = np.asarray(self._holdout_mse(state, device_data, jnp.asarray(hold_rows), hold_mask))
