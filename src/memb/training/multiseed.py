@@ -24,7 +24,7 @@ import numpy as np
 from memb.training import checkpoint
 from memb.training.config import RunConfig
 from memb.training.envs import make_env
-from memb.training.trainer import RunDirError, TrainResult, _Run, build_agent, prepare
+from memb.training.trainer import Interrupted, RunDirError, TrainResult, _Run, build_agent, prepare
 
 
 def vmappable(config: RunConfig) -> bool:
@@ -152,8 +152,14 @@ class _Lockstep:
                 if runs[0].state_needed():
                     for i, run in enumerate(runs):
                         run.state = _slice(stacked, i)
-                for run in runs:
-                    run.end_step()
+                stopped = None
+                for run in runs:  # every seed writes its checkpoint before a stop is raised
+                    try:
+                        run.end_step()
+                    except Interrupted as e:
+                        stopped = e
+                if stopped is not None:
+                    raise stopped
         finally:
             runs[0]._restore_signal_handlers(previous)
             for run in runs:
