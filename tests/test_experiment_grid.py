@@ -8,7 +8,7 @@ import pytest
 
 from memb.config import ConfigError
 from memb.experiments.grid import Experiment, expand, parse_seeds
-from memb.experiments.launch import core_shares, group_seeds, run_experiment
+from memb.experiments.launch import classify, core_shares, group_seeds, run_experiment
 from memb.training import train
 
 from conftest import TINY_RUN, run_cli
@@ -189,12 +189,14 @@ def test_a_run_written_before_new_config_fields_is_still_the_same_run(tmp_path):
 
 
 def test_vmap_seeds_trains_each_configurations_seeds_in_one_process(tmp_path):
-    exp = Experiment.from_values(
-        {**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0-1", "algos": ["memb", "svg"], "preset": "none"}
-    )
+    exp = Experiment.from_values({**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0-1", "preset": "none"})
     states = run_experiment(exp, tmp_path / "v", workers=1, progress=False, poll_s=0.2, vmap_seeds=True)
     assert {s.status for s in states} == {"done"}
-    # memb's two seeds shared a process (one log points to the other); svg (importance weights) ran one per process
     assert "trained in one process" in (tmp_path / "v" / "memb" / "Pendulum-v1-s1.log").read_text()
-    assert "trained in one process" not in (tmp_path / "v" / "svg" / "Pendulum-v1-s1.log").read_text()
-    assert [len(g) for g in group_seeds([s for s in states])] == [2, 1, 1]
+    # seeds group by configuration and env; svg (importance weights, not vmappable) runs one seed per process
+    both = Experiment.from_values(
+        {**TINY, "envs": ["Pendulum-v1", "InvertedPendulum-v5"], "seeds": "0-2", "algos": ["memb", "svg"]}
+    )
+    groups = group_seeds([classify(run, tmp_path / "none" / run.name) for run in expand(both)])
+    assert sorted(len(g) for g in groups) == [1] * 6 + [3, 3]
+    assert all(len({(s.run.label, s.run.config.train.env) for s in g}) == 1 for g in groups)
