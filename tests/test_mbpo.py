@@ -190,3 +190,23 @@ def test_mbpo_learns_pendulum(tmp_path):
     result = train(run, tmp_path / "run", progress=False)
     returns = [r["return_mean"] for r in result.eval_rows]
     assert max(returns[1:]) > -700, returns
+
+
+def test_an_mbpo_run_checkpoints_and_resumes_with_model_metrics_in_some_updates_only(tmp_path):
+    """The epoch's pending metrics differ in keys between updates (model metrics only at retraining steps): a
+    checkpoint in mid-epoch holds them, and resuming from it ends where the uninterrupted run ended."""
+    import shutil
+
+    agent = MBPOConfig(**{**SMALL, "random_steps": 40, "model_train_freq": 20, "model_max_epochs": 2})
+    train_config = TrainConfig(
+        env="Pendulum-v1", steps=120, epoch_length=100, eval_episodes=1, checkpoint_every=50, keep_checkpoints=5
+    )
+    run = RunConfig("mbpo", train_config, agent)
+    whole = train(run, tmp_path / "whole", progress=False, tensorboard=False)
+    shutil.copytree(tmp_path / "whole", tmp_path / "resumed")
+    for ckpt in sorted((tmp_path / "resumed" / "checkpoints").iterdir())[1:]:  # keep only the one at step 50
+        shutil.rmtree(ckpt)
+    resumed = train(run, tmp_path / "resumed", resume=True, progress=False, tensorboard=False)
+    assert [r["return_mean"] for r in resumed.eval_rows] == [r["return_mean"] for r in whole.eval_rows]
+    assert resumed.metric_rows[0]["model_holdout_mse"] == whole.metric_rows[0]["model_holdout_mse"]
+    assert resumed.metric_rows[0]["q_loss"] == whole.metric_rows[0]["q_loss"]

@@ -440,7 +440,15 @@ class _Run:
     def save_checkpoint(self) -> Path:
         ls, buf = self.loop_state, self.buffer
         host_state = jax.device_get(self.state)
-        pending = {k: np.asarray([p[k] for p in ls.pending]) for k in (ls.pending[0] if ls.pending else {})}
+        # the epoch's per-update metrics; an agent's updates need not all report the same keys (MBPO's model
+        # metrics come only with a retraining), so each key is stored with the mask of the updates that have it
+        keys = list(dict.fromkeys(k for p in ls.pending for k in p))
+        present = {k: np.asarray([k in p for p in ls.pending]) for k in keys}
+        pending = {}
+        for k in keys:
+            values = np.asarray([p[k] for p in ls.pending if k in p])  # the values' own dtype, as before
+            pending[k] = np.zeros(len(ls.pending), values.dtype)
+            pending[k][present[k]] = values
         loop = {
             "step": ls.step,
             "episode_return": ls.episode_return,
@@ -473,6 +481,7 @@ class _Run:
                 buffer_terminated=buf.terminated[:n],
                 buffer_log_prob=buf.log_prob[:n],
                 **{f"pending_{k}": v for k, v in pending.items()},
+                **{f"present_{k}": v for k, v in present.items()},
             )
             f.write(data.getbuffer())
 
@@ -509,9 +518,9 @@ class _Run:
         ls.rounds, ls.epoch_seconds = loop["rounds"], loop["epoch_seconds"]
         ls.train_seconds, ls.restores = loop["train_seconds"], loop["restores"]
         keys = loop["pending_keys"]
-        ls.pending = (
-            [{k: a[f"pending_{k}"][i] for k in keys} for i in range(len(a[f"pending_{keys[0]}"]))] if keys else []
-        )
+        count = len(a[f"pending_{keys[0]}"]) if keys else 0
+        has = {k: a.get(f"present_{k}", np.ones(count, bool)) for k in keys}  # older checkpoints: every key always
+        ls.pending = [{k: a[f"pending_{k}"][i] for k in keys if has[k][i]} for i in range(count)] if keys else []
         if loop["env"] is not None:
             set_env_state(self.train_env, loop["env"])
             ls.obs, ls.episode_return = a["obs"], loop["episode_return"]
