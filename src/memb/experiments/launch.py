@@ -191,14 +191,17 @@ def _redirect_output(log):
 
 
 _SLOTS: Any = None
+_STOP: Any = None  # set by the coordinator on Ctrl-C/SIGTERM: tasks the pool had already handed out never start
 
 
-def _init_worker(slots) -> None:
-    global _SLOTS
-    _SLOTS = slots
+def _init_worker(slots, stop=None) -> None:
+    global _SLOTS, _STOP
+    _SLOTS, _STOP = slots, stop
 
 
 def _pool_task(configs: list[dict[str, Any]], run_dirs: list[str], resume: bool) -> list[tuple[str, str]]:
+    if _STOP is not None and _STOP.is_set():
+        return [("interrupted", "the experiment was stopped before this run started")] * len(run_dirs)
     cpus = _SLOTS.get() if _SLOTS is not None else None
     try:
         return run_group(configs, run_dirs, resume, cpus)
@@ -329,16 +332,18 @@ def _local_backend(groups, out, workers, address, cpus_per_run, poll_s, refresh,
         workers = max(1, int(n_cores // cpus_per_run))
     workers = min(workers, len(groups))
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: JAX must not be forked
-    slots = ctx.Manager().Queue()
+    manager = ctx.Manager()
+    slots, stop = manager.Queue(), manager.Event()
     for share in core_shares(workers):
         slots.put(share)
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots,)) as pool:
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots, stop)) as pool:
         futures = {pool.submit(_pool_task, *_task(g, out)): g for g in groups}
         try:
             _wait_all(dict(futures), poll_s, refresh, finish, lambda f: f.result())
         except BaseException:
             # Ctrl-C or SIGTERM: queued runs never start; running ones get SIGTERM, checkpoint and stop (SIGTERM,
             # because after a terminal's Ctrl-C, which reached them too, a second SIGINT means "stop at once")
+            stop.set()  # the pool hands a task or more to its workers ahead of time; those must not start either
             for f in futures:
                 f.cancel()
             running = getattr(pool, "_processes", None) or {}  # CPython's pool keeps its worker processes here
