@@ -36,7 +36,7 @@ import numpy as np
 import optax
 
 from memb import config as cfg
-from memb.agents.common import Batch, adam, all_finite
+from memb.agents.common import Batch, adam, all_finite, scale_learning_rate
 from memb.agents.sac import SAC, SACConfig, SACState
 from memb.networks import MLP
 from memb.networks.analytic import TERMINATION_FUNCTIONS, never
@@ -436,9 +436,7 @@ class MBPO:
 
     def scale_learning_rate(self, state: MBPOState, component: str, factor: float) -> MBPOState:
         if component == "model":
-            opt = state.model_opt
-            hyper = {**opt.hyperparams, "learning_rate": opt.hyperparams["learning_rate"] * factor}
-            return state.replace(model_opt=opt._replace(hyperparams=hyper))
+            return state.replace(model_opt=scale_learning_rate({"model": state.model_opt}, "model", factor)["model"])
         return state.replace(sac=self.sac.scale_learning_rate(state.sac, component, factor))
 
     def learning_rates(self, state: MBPOState) -> dict[str, float]:

@@ -115,6 +115,7 @@ class _Lockstep:
             run.open_outputs(progress and i == 0, tensorboard)  # one progress bar: seed 0's
         previous = runs[0]._install_signal_handlers()
         stacked = _stack([run.state for run in runs])
+        keys = jnp.stack([run.act_key for run in runs])  # stacked like the states; written back when a seed saves
         try:
             while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
                 step = runs[0].loop_state.step
@@ -122,11 +123,8 @@ class _Lockstep:
                 randoms = [run.random_action() for run in runs]
                 if randoms[0] is None:
                     obs = jnp.asarray(np.stack([run.loop_state.obs for run in runs]), jnp.float32)
-                    keys = jnp.stack([run.act_key for run in runs])
                     actions, keys = self.act(stacked.params["policy"], obs, keys)
                     actions = np.asarray(actions)
-                    for i, run in enumerate(runs):
-                        run.act_key = keys[i]
                     randoms = [(actions[i], 0.0) for i in range(len(runs))]
                 for run, (action, log_prob) in zip(runs, randoms, strict=True):
                     run.env_step(action, log_prob)
@@ -151,7 +149,7 @@ class _Lockstep:
                         run.stop_signal = runs[0].stop_signal
                 if runs[0].state_needed():
                     for i, run in enumerate(runs):
-                        run.state = _slice(stacked, i)
+                        run.state, run.act_key = _slice(stacked, i), keys[i]
                 stopped = None
                 for run in runs:  # every seed writes its checkpoint before a stop is raised
                     try:
@@ -165,7 +163,7 @@ class _Lockstep:
             for run in runs:
                 run.close_outputs()
         for i, run in enumerate(runs):
-            run.state = _slice(stacked, i)
+            run.state, run.act_key = _slice(stacked, i), keys[i]
         return [run.finish() for run in runs]
 
     def _guard(self, stacked, new, info, finite: np.ndarray, step: int):
