@@ -49,3 +49,25 @@ def header() -> dict:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
     }
+
+
+def write_record(folder: str, prefix: str, record: dict, title: str, lines: list[str]) -> None:
+    """benchmarks/results/FOLDER/PREFIX<date>.json (the record) and .md: the title, the command, commit, date and
+    machine, then `lines`; both written atomically."""
+    from memb.training.io import write_bytes_atomic, write_json_atomic
+
+    out = Path(__file__).parent / "results" / folder
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
+    m = record["machine"]
+    head = [
+        f"# {title}",
+        "",
+        f"- command: `{record['command']}`",
+        f"- commit: {record['commit']}",
+        f"- date: {record['date']}",
+        f"- machine: {m['cpu']}, {m['cores']} cores, {m['jax_device']}",
+    ]
+    write_json_atomic(out / f"{prefix}{stamp}.json", record)
+    write_bytes_atomic(out / f"{prefix}{stamp}.md", ("\n".join([*head, *lines]) + "\n").encode())
+    print(f"written {out / prefix}{stamp}.json and .md")

@@ -16,7 +16,6 @@ Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import tempfile
@@ -29,9 +28,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from memb.experiments import resolve  # noqa: E402
 from memb.training import train  # noqa: E402
-from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
 
-from _record import header  # noqa: E402
+from _record import header, write_record  # noqa: E402
 
 
 def memb_rate(algo: str, env: str, steps: int, warm: int, overrides: dict) -> float:
@@ -118,17 +116,7 @@ def main() -> None:
     record = {**started, "steps": args.steps, "warm": args.warm, "results": results}
     if not args.skip_sac:
         record["sac_speedup"] = memb_sac / sb3_sac
-    out = Path(__file__).parent / "results" / "baselines"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
-    write_json_atomic(out / f"speed-{stamp}.json", record)
     lines = [
-        "# Training speed side by side",
-        "",
-        f"- command: `{record['command']}`",
-        f"- commit: {record['commit']}",
-        f"- date: {record['date']}",
-        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, {record['machine']['jax_device']}",
         "",
         "| agent | env steps/s | seconds per 1,000 env steps |",
         "|---|---|---|",
@@ -136,8 +124,7 @@ def main() -> None:
     ]
     if not args.skip_sac:
         lines += ["", f"memb SAC / SB3 SAC: {memb_sac / sb3_sac:.2f}x (mean of two alternating rounds each)."]
-    write_bytes_atomic(out / f"speed-{stamp}.md", ("\n".join(lines) + "\n").encode())
-    print(f"written {out}/speed-{stamp}.json and .md")
+    write_record("baselines", "speed-", record, "Training speed side by side", lines)
 
 
 if __name__ == "__main__":

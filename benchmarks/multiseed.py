@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import sys
 import tempfile
 from pathlib import Path
@@ -24,10 +23,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from memb.experiments import resolve  # noqa: E402
 from memb.training import train  # noqa: E402
-from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
 from memb.training.multiseed import train_seeds  # noqa: E402
 
-from _record import header  # noqa: E402
+from _record import header, write_record  # noqa: E402
 
 
 def measured_rate(run_dir: Path, skip_epochs: int, epoch: int) -> float:
@@ -86,17 +84,7 @@ def main() -> None:
             flush=True,
         )
     record = {**started, "env": args.env, "seeds": len(seeds), "steps": args.steps, "results": rows}
-    out = Path(__file__).parent / "results" / "performance"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
-    write_json_atomic(out / f"multiseed-{stamp}.json", record)
     lines = [
-        f"# {len(seeds)} seeds in one process against {len(seeds)} sequential runs (MEMB, {args.env} preset)",
-        "",
-        f"- command: `{record['command']}`",
-        f"- commit: {record['commit']}",
-        f"- date: {record['date']}",
-        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, {record['machine']['jax_device']}",
         f"- {args.steps} env steps per run; rates from metrics.csv after the first {warm} steps",
         "",
         "| batch | sequential runs (env steps/s, all seeds) | one process (env steps/s, all seeds) | speed-up |",
@@ -107,8 +95,13 @@ def main() -> None:
             for b, r in rows.items()
         ],
     ]
-    write_bytes_atomic(out / f"multiseed-{stamp}.md", ("\n".join(lines) + "\n").encode())
-    print(f"written {out}/multiseed-{stamp}.json and .md")
+    write_record(
+        "performance",
+        "multiseed-",
+        record,
+        f"{len(seeds)} seeds in one process against {len(seeds)} sequential runs (MEMB, {args.env} preset)",
+        lines,
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ benchmarks/results/performance/time-to-return-<date>.json and .md. Run it on an 
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import tempfile
 import time
@@ -26,9 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memb.experiments import resolve  # noqa: E402
-from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
 
-from _record import header  # noqa: E402
+from _record import header, write_record  # noqa: E402
 
 THRESHOLDS = {"Pendulum-v1": -200.0, "InvertedPendulum-v5": 1000.0, "HalfCheetah-v5": 3000.0}
 MAX_STEPS = {"Pendulum-v1": 20_000, "InvertedPendulum-v5": 40_000, "HalfCheetah-v5": 200_000}
@@ -145,17 +143,7 @@ def main() -> None:
         "eval_episodes": args.eval_episodes,
         "results": results,
     }
-    out = Path(__file__).parent / "results" / "performance"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
-    write_json_atomic(out / f"time-to-return-{stamp}.json", record)
     lines = [
-        "# Wall-clock to a return threshold: memb MEMB against Stable-Baselines3 SAC",
-        "",
-        f"- command: `{record['command']}`",
-        f"- commit: {record['commit']}",
-        f"- date: {record['date']}",
-        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, {record['machine']['jax_device']}",
         f"- evaluation every {args.eval_every} env steps, {args.eval_episodes} deterministic episodes; training time "
         "only (compilation included, evaluation excluded)",
         "",
@@ -171,8 +159,13 @@ def main() -> None:
         s = np.median([x["seconds"] if x["reached"] else np.inf for x in r["sb3_sac"]])
         ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) else "n/a"
         lines.append(f"| {env_id} | {THRESHOLDS[env_id]:g} | {cell(r['memb'])} | {cell(r['sb3_sac'])} | {ratio} |")
-    write_bytes_atomic(out / f"time-to-return-{stamp}.md", ("\n".join(lines) + "\n").encode())
-    print(f"written {out}/time-to-return-{stamp}.json and .md")
+    write_record(
+        "performance",
+        "time-to-return-",
+        record,
+        "Wall-clock to a return threshold: memb MEMB against Stable-Baselines3 SAC",
+        lines,
+    )
 
 
 if __name__ == "__main__":
