@@ -39,3 +39,42 @@ def test_buffer_sampling_shapes_range_and_consistency():
     np.testing.assert_array_equal(batch.next_obs[..., 0], batch.reward + 1)
     again = buf.sample(np.random.default_rng(0), num_batches=4, batch_size=64)
     np.testing.assert_array_equal(batch.reward, again.reward)  # seeded: reproducible
+
+
+def _resident_bytes() -> int:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_buffer_memory_is_resident_from_the_start_and_counted_exactly():
+    from memb.training.buffer import buffer_bytes
+
+    before = _resident_bytes()
+    buf = ReplayBuffer(capacity=200_000, obs_dim=17, act_dim=6)  # 200k × (2·17 + 6 + 3) floats = 34.4 MB
+    grown = _resident_bytes() - before
+    assert buf.nbytes == buffer_bytes(200_000, 17, 6) == 200_000 * 4 * 43
+    assert sum(a.nbytes for a in (buf.obs, buf.next_obs, buf.action, buf.reward, buf.terminated, buf.log_prob)) == (
+        buf.nbytes
+    )
+    assert grown >= 0.95 * buf.nbytes  # np.zeros alone would leave the pages unmapped (a few KB resident)
+
+
+def test_a_buffer_larger_than_memory_is_refused_in_one_line_before_the_run_directory(tmp_path, capsys):
+    from memb.training.buffer import available_bytes
+
+    from conftest import run_cli
+
+    free = available_bytes()
+    if free is None:
+        import pytest
+
+        pytest.skip("no /proc/meminfo: available memory can't be read on this system")
+    capacity = free // (4 * (2 * 3 + 1 + 3)) + 1  # Pendulum: obs 3, action 1; one transition more than fits
+    out = tmp_path / "run"
+    args = ["train", "--env", "Pendulum-v1", "--steps", str(capacity), "--buffer-size", str(capacity)]
+    code, _, err = run_cli([*args, "--out", str(out), "--no-progress"], capsys)
+    assert code != 0
+    assert err.count("\n") == 1 and "replay buffer" in err and "--buffer-size" in err
+    assert not out.exists()

@@ -1,23 +1,70 @@
-"""The real-data replay buffer D: a NumPy ring buffer sampled with a seeded NumPy generator."""
+"""The real-data replay buffer D: a NumPy ring buffer sampled with a seeded NumPy generator.
+
+Its memory is taken in full when it is made (every page written once), not page by page as it fills: a buffer that
+does not fit fails in the first second with a one-line error instead of hours into a run, and a run's resident
+memory is flat from its first epoch on, so that any growth is a leak (benchmarks/memory.py checks this).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from memb.agents.common import Batch
+from memb.config import ConfigError
+
+FLOATS = 4  # bytes of one float32
+
+
+def buffer_bytes(capacity: int, obs_dim: int, act_dim: int) -> int:
+    """Bytes of a buffer: obs, next_obs, action, reward, terminated and log μ(a|s) per transition, float32."""
+    return capacity * FLOATS * (2 * obs_dim + act_dim + 3)
+
+
+def available_bytes() -> int | None:
+    """Memory available to a new allocation (Linux MemAvailable), or None where it can't be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_buffer_fits(capacity: int, obs_dim: int, act_dim: int) -> None:
+    """A one-line ConfigError when a buffer of `capacity` transitions would not fit in the available memory."""
+    need, free = buffer_bytes(capacity, obs_dim, act_dim), available_bytes()
+    if free is not None and need > free:
+        raise ConfigError(
+            f"a replay buffer of {capacity:,} transitions needs {need / 2**30:.2f} GiB but only {free / 2**30:.2f} "
+            "GiB of memory is available; lower buffer_size (--buffer-size)"
+        )
+
+
+def _allocated(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 array of zeros whose pages are all resident (np.zeros maps them lazily)."""
+    array = np.empty(shape, np.float32)
+    array.fill(0.0)
+    return array
 
 
 class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, act_dim: int):
+        check_buffer_fits(capacity, obs_dim, act_dim)
         self.capacity = capacity
-        self.obs = np.zeros((capacity, obs_dim), np.float32)
-        self.action = np.zeros((capacity, act_dim), np.float32)
-        self.reward = np.zeros((capacity,), np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
-        self.terminated = np.zeros((capacity,), np.float32)
-        self.log_prob = np.zeros((capacity,), np.float32)  # log μ(a|s) of the acting policy, when recorded
+        self.obs = _allocated((capacity, obs_dim))
+        self.action = _allocated((capacity, act_dim))
+        self.reward = _allocated((capacity,))
+        self.next_obs = _allocated((capacity, obs_dim))
+        self.terminated = _allocated((capacity,))
+        self.log_prob = _allocated((capacity,))  # log μ(a|s) of the acting policy, when recorded
         self.size = 0
         self.pos = 0  # where the next transition goes; the oldest is overwritten once full
+
+    @property
+    def nbytes(self) -> int:
+        return buffer_bytes(self.capacity, self.obs.shape[1], self.action.shape[1])
 
     def __len__(self) -> int:
         return self.size

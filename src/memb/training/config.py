@@ -39,6 +39,11 @@ class TrainConfig:
         if self.stop_return is not None:
             cfg.in_range("stop_return", self.stop_return, -math.inf, math.inf)
 
+    @property
+    def buffer_capacity(self) -> int:
+        """Transitions the replay buffer holds: buffer_size, or fewer when the run has fewer steps."""
+        return min(self.buffer_size, self.steps)
+
 
 @dataclass(frozen=True)
 class RunConfig:

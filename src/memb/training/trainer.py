@@ -34,7 +34,7 @@ import numpy as np
 
 from memb.agents import AGENTS
 from memb.training import checkpoint
-from memb.training.buffer import ReplayBuffer
+from memb.training.buffer import ReplayBuffer, check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
 from memb.training.evaluation import evaluate
@@ -167,6 +167,7 @@ def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, re
     train_env = make_env(source)
     eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
     agent = agent if agent is not None else build_agent(config, train_env)
+    check_buffer_fits(tc.buffer_capacity, agent.obs_dim, agent.act_dim)
     # Everything is validated: only now is the run directory made.
     if not resume:
         if out.exists() and overwrite:
@@ -194,7 +195,7 @@ class _Run:
         init_key, self.act_key, self.eval_key = jax.random.split(key, 3)
         self.state = agent.init(init_key)
         self.rng = np.random.default_rng(self.tc.seed)  # random actions and replay sampling
-        self.buffer = ReplayBuffer(min(self.tc.buffer_size, self.tc.steps), agent.obs_dim, agent.act_dim)
+        self.buffer = ReplayBuffer(self.tc.buffer_capacity, agent.obs_dim, agent.act_dim)
         self.loop_state = LoopState()
         self.loop_state.obs, _ = train_env.reset(seed=self.tc.seed)
         if not np.all(np.isfinite(self.loop_state.obs)):

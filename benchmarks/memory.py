@@ -1,0 +1,122 @@
+"""Resident memory of a training run with a 1M-transition replay buffer: the peak, and whether it grows.
+
+Starts `memb train` with `--steps 1000000` (so that the buffer holds 1M transitions; it is resident in full from the
+start, see memb/training/buffer.py), samples the process's resident memory every second from /proc, stops the run
+with SIGINT once it has done `--run-steps` env steps (it writes a checkpoint and exits), and records:
+  - the peak resident memory (the kernel's VmHWM, read just before the stop) and the buffer's share of it;
+  - the resident memory at the end of every epoch (metrics.csv's rss_mb) and its least-squares slope over the epochs
+    after the warm-up, in MiB per 10k env steps: a leak shows as a positive slope.
+
+    python benchmarks/memory.py [--env HalfCheetah-v5] [--run-steps 20000] [--record memory-] [-- EXTRA memb ARGS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from memb.training.buffer import buffer_bytes  # noqa: E402
+
+from _record import header, write_record  # noqa: E402
+
+
+def status_mib(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def epochs(metrics: Path) -> list[dict]:
+    if not metrics.exists():
+        return []
+    with open(metrics) as f:
+        return [{"step": int(r["step"]), "rss_mb": float(r["rss_mb"])} for r in csv.DictReader(f)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", default="HalfCheetah-v5")
+    p.add_argument("--algo", default="memb")
+    p.add_argument("--run-steps", type=int, default=20_000, help="env steps before the stop")
+    p.add_argument("--buffer-size", type=int, default=1_000_000)
+    p.add_argument("--skip-steps", type=int, default=6_000, help="epochs before this step are left out of the slope")
+    p.add_argument("--record", default="", help="write benchmarks/results/performance/NAME<date>.json/.md")
+    args, extra = p.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        memb = str(Path(sys.executable).parent / "memb")
+        cmd = [memb, "train", "--env", args.env, "--algo", args.algo, "--steps", str(args.buffer_size),
+               "--buffer-size", str(args.buffer_size), "--no-progress", "--out", str(out), *extra]  # fmt: skip
+        proc = subprocess.Popen(cmd)
+        samples, start = [], time.time()
+        peak = float("nan")
+        while proc.poll() is None:
+            time.sleep(1.0)
+            try:
+                samples.append((time.time() - start, status_mib(proc.pid, "VmRSS")))
+                rows = epochs(out / "metrics.csv")
+                if rows and rows[-1]["step"] >= args.run_steps:
+                    peak = status_mib(proc.pid, "VmHWM")
+                    proc.send_signal(signal.SIGINT)
+                    break
+            except (FileNotFoundError, ProcessLookupError):
+                break
+        proc.wait()
+        rows = epochs(out / "metrics.csv")
+
+    env = gym.make(args.env)
+    buffer_mib = buffer_bytes(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0]) / 2**20
+    env.close()
+    late = [r for r in rows if r["step"] >= args.skip_steps]
+    slope = float("nan")
+    if len(late) >= 3:
+        x = np.array([r["step"] for r in late], float)
+        y = np.array([r["rss_mb"] for r in late])
+        slope = float(np.polyfit(x, y, 1)[0] * 10_000)
+    record = {
+        **header(),
+        "env": args.env,
+        "algo": args.algo,
+        "buffer_size": args.buffer_size,
+        "buffer_mib": buffer_mib,
+        "peak_rss_mib": peak,
+        "slope_mib_per_10k_steps": slope,
+        "epochs": rows,
+        "rss_samples": samples,
+    }
+    first, last = (late[0], late[-1]) if late else ({"rss_mb": float("nan"), "step": 0},) * 2
+    lines = [
+        "",
+        f"- run: `{' '.join(['memb', *cmd[1:-2]])}`, stopped with SIGINT after {rows[-1]['step'] if rows else 0} "
+        "env steps",
+        f"- buffer: {args.buffer_size:,} transitions = {buffer_mib:.0f} MiB, resident from the start",
+        f"- peak resident memory (VmHWM): **{peak:.0f} MiB**",
+        f"- resident memory at the end of each epoch from step {args.skip_steps}: {first['rss_mb']:.0f} MiB at "
+        f"{first['step']} → {last['rss_mb']:.0f} MiB at {last['step']}; least-squares slope **{slope:+.2f} MiB per "
+        "10k env steps**",
+        "",
+        "| step | rss (MiB) |",
+        "|---|---|",
+        *[f"| {r['step']} | {r['rss_mb']:.1f} |" for r in rows],
+    ]
+    print("\n".join(lines))
+    if args.record:
+        write_record("performance", args.record, record, f"Resident memory of {args.env} with a 1M buffer", lines)
+
+
+if __name__ == "__main__":
+    main()
