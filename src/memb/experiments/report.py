@@ -55,9 +55,17 @@ def plot_curves(
         ax.set_xlabel("env steps")
         ax.grid(alpha=0.3)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-        ax.legend(loc="lower right", fontsize=8)
     axes[0][0].set_ylabel("evaluation return" if value == "return_mean" else value.replace("_", " "))
-    fig.tight_layout()
+    # one legend for the figure, under the panels, so that it never hides a curve
+    handles = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    ncol = min(len(handles), 2 + 2 * (len(envs) - 1), 6)
+    legend_h = 0.22 * -(-len(handles) // ncol) + 0.15  # inches: rows of entries
+    fig.set_size_inches(5.2 * len(envs), 4.0 + legend_h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, legend_h / (4.0 + legend_h), 1, 1))
     out = Path(out)
     written = [out.with_suffix(".png"), out.with_suffix(".svg")]
     for path in written:
