@@ -109,3 +109,19 @@ def test_stop_return_ends_the_run_at_the_first_evaluation_that_reaches_it(tmp_pa
     result = train(run, tmp_path / "r", progress=False, tensorboard=False)
     assert [r["step"] for r in result.eval_rows] == [200]  # any return is above -1e9
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["final_step"] == 200
+
+
+def test_a_mujoco_warning_is_shown_once_per_process():
+    import subprocess
+    import sys
+
+    code = (
+        "from memb.training.envs import make_env\n"
+        "for _ in range(3): make_env('HalfCheetah-v5')\n"
+        "import mujoco; handler = mujoco.get_mju_user_warning()\n"
+        "handler('a test warning'); handler('a test warning'); handler('another')\n"
+    )
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    assert err.count("MuJoCo warning: a test warning") == 1 and err.count("MuJoCo warning: another") == 1
+    assert "WARNING: compiler" not in err  # MuJoCo's own handler (a line per model load) is replaced
+    assert err.count("settotalmass") <= 1  # HalfCheetah-v5's XML warns at every load under MuJoCo 4

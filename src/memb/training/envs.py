@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -18,6 +19,7 @@ EnvSource = str | Callable[[], gym.Env] | gym.Env
 def make_env(source: EnvSource, **kwargs) -> gym.Env:
     """An env from a registered id (also "module:Id", which imports the module that registers it),
     a factory, or an instance; checked with `check_env_spaces`."""
+    _mujoco_warnings_once()
     if isinstance(source, gym.Env):
         env = source
     elif callable(source):
@@ -34,6 +36,28 @@ def make_env(source: EnvSource, **kwargs) -> gym.Env:
             raise EnvError(f"cannot make environment {source!r}: module {e.name!r} is not installed") from None
     check_env_spaces(env, _name(source, env))
     return env
+
+
+_shown_mujoco_warnings: set[str] = set()
+
+
+def _mujoco_warnings_once() -> None:
+    """MuJoCo prints its model compiler's warnings at every model load: HalfCheetah-v5's XML has an attribute that
+    MuJoCo 4 deprecates, so a run (its train env and ten evaluation envs) printed the same line eleven times. Show
+    each distinct MuJoCo warning once per process instead, on stderr. A handler the user set is left alone."""
+    try:
+        import mujoco
+    except ImportError:
+        return
+    if mujoco.get_mju_user_warning() is not None:
+        return
+
+    def once(message: str) -> None:
+        if message not in _shown_mujoco_warnings:
+            _shown_mujoco_warnings.add(message)
+            print(f"MuJoCo warning: {message}", file=sys.stderr)
+
+    mujoco.set_mju_user_warning(once)
 
 
 def _name(source: EnvSource, env: gym.Env) -> str:
