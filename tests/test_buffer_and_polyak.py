@@ -61,20 +61,26 @@ def test_buffer_memory_is_resident_from_the_start_and_counted_exactly():
     assert grown >= 0.95 * buf.nbytes  # np.zeros alone would leave the pages unmapped (a few KB resident)
 
 
-def test_a_buffer_larger_than_memory_is_refused_in_one_line_before_the_run_directory(tmp_path, capsys):
-    from memb.training.buffer import available_bytes
+def test_a_buffer_larger_than_memory_is_refused_in_one_line_before_the_run_directory(tmp_path, capsys, monkeypatch):
+    from memb.training import buffer
 
     from conftest import run_cli
 
-    free = available_bytes()
-    if free is None:
-        import pytest
+    # Pendulum (obs 3, action 1): 100k transitions × 10 floats = 3.81 MiB; pretend 6 MiB are available
+    monkeypatch.setattr(buffer, "available_bytes", lambda: 6 * 2**20)
+    buffer.check_buffer_fits(100_000, 3, 1)  # one fits
+    # were the check missing, the run would stop at its first evaluation (100 steps) and the test fail at once
+    args = ["train", "--env", "Pendulum-v1", "--steps", "100000", "--no-progress", "--stop-return=-1e9"]
+    args += ["--epoch-length", "100", "--eval-episodes", "1", "--random-steps", "100"]
 
-        pytest.skip("no /proc/meminfo: available memory can't be read on this system")
-    capacity = free // (4 * (2 * 3 + 1 + 3)) + 1  # Pendulum: obs 3, action 1; one transition more than fits
-    out = tmp_path / "run"
-    args = ["train", "--env", "Pendulum-v1", "--steps", str(capacity), "--buffer-size", str(capacity)]
-    code, _, err = run_cli([*args, "--out", str(out), "--no-progress"], capsys)
-    assert code != 0
-    assert err.count("\n") == 1 and "replay buffer" in err and "--buffer-size" in err
-    assert not out.exists()
+    monkeypatch.setattr(buffer, "available_bytes", lambda: 2**20)
+    code, _, err = run_cli([*args, "--out", str(tmp_path / "one")], capsys)
+    assert code != 0 and err.count("\n") == 1
+    assert "a replay buffer of 100,000 transitions needs 3.8 MiB but only 1.0 MiB" in err and "--buffer-size" in err
+    assert not (tmp_path / "one").exists()
+
+    monkeypatch.setattr(buffer, "available_bytes", lambda: 6 * 2**20)  # one seed's buffer fits, two don't
+    code, _, err = run_cli([*args, "--seeds", "0-1", "--out", str(tmp_path / "two")], capsys)
+    assert code != 0 and err.count("\n") == 1
+    assert "2 replay buffers (one per seed) of 100,000 transitions need 7.6 MiB but only 6.0 MiB" in err
+    assert not (tmp_path / "two").exists() and not list(tmp_path.glob("two*"))

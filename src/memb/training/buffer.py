@@ -32,14 +32,19 @@ def available_bytes() -> int | None:
     return None
 
 
-def check_buffer_fits(capacity: int, obs_dim: int, act_dim: int) -> None:
-    """A one-line ConfigError when a buffer of `capacity` transitions would not fit in the available memory."""
-    need, free = buffer_bytes(capacity, obs_dim, act_dim), available_bytes()
+def check_buffer_fits(capacity: int, obs_dim: int, act_dim: int, copies: int = 1) -> None:
+    """A one-line ConfigError when `copies` buffers of `capacity` transitions would not fit in the available memory."""
+    need, free = copies * buffer_bytes(capacity, obs_dim, act_dim), available_bytes()
     if free is not None and need > free:
+        what = "a replay buffer" if copies == 1 else f"{copies} replay buffers (one per seed)"
         raise ConfigError(
-            f"a replay buffer of {capacity:,} transitions needs {need / 2**30:.2f} GiB but only {free / 2**30:.2f} "
-            "GiB of memory is available; lower buffer_size (--buffer-size)"
+            f"{what} of {capacity:,} transitions need{'s' if copies == 1 else ''} {_size(need)} but only "
+            f"{_size(free)} of memory is available; lower buffer_size (--buffer-size)"
         )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _allocated(shape: tuple[int, ...]) -> np.ndarray:

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memb.training import checkpoint
+from memb.training.buffer import check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import make_env
 from memb.training.trainer import Interrupted, RunDirError, TrainResult, _Run, build_agent, prepare
@@ -63,6 +64,7 @@ def train_seeds(
             f"--seeds trains {config.algo} one seed at a time only (its update is not one vmappable function, or it "
             "records behaviour log-probabilities); run the seeds as separate runs, e.g. with memb experiment"
         )
+    check_buffer_fits(config.train.buffer_capacity, agent.obs_dim, agent.act_dim, copies=len(seeds))
     runs: list[_Run] = []
     try:
         for seed, out in zip(seeds, outs, strict=True):
