@@ -98,3 +98,16 @@ def test_plot_and_report_commands_write_files(results, tmp_path, capsys):
     assert code == 0 and (tmp_path / "table.md").read_text() == out
     code, _, err = run_cli(["report", str(tmp_path / "nowhere")], capsys)
     assert code == 2 and "does not exist" in err
+
+
+def test_plot_max_step_draws_only_the_evaluations_up_to_it(results, tmp_path, capsys, monkeypatch):
+    from memb.experiments import report
+
+    drawn = []
+    monkeypatch.setattr(report, "plot_curves", lambda curves, out, value: drawn.append(curves) or [])
+    code, _, err = run_cli(["plot", str(results), "--max-step", "1e5", "--out", str(tmp_path / "f.png")], capsys)
+    assert code == 0, err
+    steps = drawn[0].groupby("env")["step"].unique()
+    assert sorted(steps["HalfCheetah-v5"]) == [50_000, 100_000] and sorted(steps["Pendulum-v1"]) == [1000, 2000]
+    code, _, err = run_cli(["plot", str(results), "--max-step", "500", "--out", str(tmp_path / "g.png")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no evaluation at or before step 500" in err

@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to plot: return_mean (default), or a column of metrics.csv such as model_w1_state, "
         "model_error_state, q_loss",
     )
+    plot.add_argument(
+        "--max-step", type=float, default=None, help="plot only the evaluations up to this env step (a close-up)"
+    )
 
     report = sub.add_parser(
         "report",
@@ -542,6 +545,12 @@ def _plot_or_report(args: argparse.Namespace) -> int:
 
     if args.command == "plot":
         curves = load_curves(args.runs, metric=args.metric)
+        if args.max_step is not None:
+            if args.max_step <= 0:
+                _fail(f"--max-step must be a positive number of env steps, got {args.max_step:g}")
+            curves = curves[curves["step"] <= args.max_step]
+            if curves.empty:
+                _fail(f"no evaluation at or before step {args.max_step:g}; raise --max-step")
         for path in plot_curves(curves, args.out, value=args.metric):
             print(f"wrote {path}")
         return 0
