@@ -41,24 +41,27 @@ def test_buffer_sampling_shapes_range_and_consistency():
     np.testing.assert_array_equal(batch.reward, again.reward)  # seeded: reproducible
 
 
-def _resident_bytes() -> int:
-    import os
-
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def test_buffer_memory_is_resident_from_the_start_and_counted_exactly():
+    import subprocess
+    import sys
+
     from memb.training.buffer import buffer_bytes
 
-    before = _resident_bytes()
-    buf = ReplayBuffer(capacity=200_000, obs_dim=17, act_dim=6)  # 200k × (2·17 + 6 + 3) floats = 34.4 MB
-    grown = _resident_bytes() - before
-    assert buf.nbytes == buffer_bytes(200_000, 17, 6) == 200_000 * 4 * 43
-    assert sum(a.nbytes for a in (buf.obs, buf.next_obs, buf.action, buf.reward, buf.terminated, buf.log_prob)) == (
-        buf.nbytes
+    buf = ReplayBuffer(capacity=1000, obs_dim=17, act_dim=6)
+    assert buf.nbytes == buffer_bytes(1000, 17, 6) == 1000 * 4 * 43
+    arrays = (buf.obs, buf.next_obs, buf.action, buf.reward, buf.terminated, buf.log_prob)
+    assert sum(a.nbytes for a in arrays) == buf.nbytes
+    # in a fresh interpreter (here the allocator may hand back pages that earlier tests left resident)
+    code = (
+        "import os\n"
+        "from memb.training.buffer import ReplayBuffer\n"
+        "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "before = rss(); buf = ReplayBuffer(200_000, 17, 6); print(rss() - before, buf.nbytes)\n"
     )
-    assert grown >= 0.95 * buf.nbytes  # np.zeros alone would leave the pages unmapped (a few KB resident)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    grown, nbytes = map(int, out.split())
+    assert nbytes == 200_000 * 4 * 43  # 34.4 MB
+    assert grown >= 0.95 * nbytes  # np.zeros alone leaves the pages unmapped: a few KB resident
 
 
 def test_a_buffer_larger_than_memory_is_refused_in_one_line_before_the_run_directory(tmp_path, capsys, monkeypatch):
