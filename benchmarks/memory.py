@@ -55,6 +55,7 @@ def main() -> None:
     p.add_argument("--record", default="", help="write benchmarks/results/performance/NAME<date>.json/.md")
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
+    started = header()  # the command, commit, date and machine as the run starts
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
@@ -88,7 +89,7 @@ def main() -> None:
         y = np.array([r["rss_mb"] for r in late])
         slope = float(np.polyfit(x, y, 1)[0] * 10_000)
     record = {
-        **header(),
+        **started,
         "env": args.env,
         "algo": args.algo,
         "buffer_size": args.buffer_size,
