@@ -9,6 +9,7 @@ from scipy import stats
 
 from memb.experiments.report import report_table, returns_at
 from memb.experiments.results import load_curves, reference_numbers
+from memb.config import ConfigError
 from memb.experiments.stats import iqm, stratified_bootstrap_ci
 
 from conftest import run_cli
@@ -43,11 +44,11 @@ def test_strata_are_resampled_separately():
     assert stratified_bootstrap_ci(scores, np.mean, reps=200) == (50.0, 50.0)
 
 
-def make_results(root, label, env, seeds, curve):
+def make_results(root, label, env, seeds, curve, algo="memb"):
     for seed in seeds:
         run = root / env / label / f"seed{seed}"
         run.mkdir(parents=True)
-        (run / "config.json").write_text(json.dumps({"algo": "memb", "train": {"env": env, "seed": seed}}))
+        (run / "config.json").write_text(json.dumps({"algo": algo, "train": {"env": env, "seed": seed}}))
         with open(run / "eval.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["step", "return_mean", "return_std"])
@@ -79,6 +80,23 @@ def test_report_table_numbers_and_references(results):
     assert "| 5 | 4002.0 ± 1.4 | 4002.0 [" in row  # seeds 0..4: 4000..4004
     assert "8000" in row and "MEMB paper" in row and "Tianshou" in row  # the paper's and public SAC's 200k numbers
     assert "| Pendulum-v1 | memb | 2000 | 2 | -150.5 ± 0.5 |" in table  # the final step is always reported
+
+
+def test_label_by_algo_pools_an_algorithms_runs_from_several_directories(tmp_path, capsys):
+    # Figure 1's form: SAC's seeds 0-1 live in one experiment and seed 2 in another; MEMB's in a third
+    make_results(tmp_path / "a", "sac-grid", "Hopper-v5", [0, 1], lambda s: [(100_000, 1000.0 + s)], algo="sac")
+    make_results(tmp_path / "b", "seed2", "Hopper-v5", [2], lambda s: [(100_000, 1002.0)], algo="sac")
+    make_results(tmp_path / "c", "hopper-run", "Hopper-v5", [0], lambda s: [(100_000, 3000.0)])
+    by_dir = load_curves([tmp_path])
+    assert set(by_dir["label"]) == {"sac-grid", "seed2", "hopper-run"}
+    by_algo = load_curves([tmp_path], label_by="algo")
+    assert by_algo.groupby("label")["run"].nunique().to_dict() == {"memb": 1, "sac": 3}
+    code, out, err = run_cli(["report", str(tmp_path), "--label", "algo", "--steps", "100000"], capsys)
+    assert code == 0, err
+    assert "| Hopper-v5 | sac | 100000 | 3 | 1001.0 ± 0.8 |" in out
+    assert "| Hopper-v5 | mbpo" not in out and "mbpo 3300 (MBPO official" in out  # the reference column
+    with pytest.raises(ConfigError, match="label_by must be"):
+        load_curves([tmp_path], label_by="env")
 
 
 def test_reference_numbers_have_sources():

@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--video", default=None, metavar="FILE", help="record the first episode to FILE (.mp4 or .gif)"
     )
+    label_option = dict(
+        choices=("dir", "algo"),
+        default="dir",
+        help="one curve per directory of runs (dir, the default) or per algorithm in the runs' config (algo: the "
+        "paper's Figure 1, with runs from anywhere)",
+    )
     plot = sub.add_parser(
         "plot",
         help="learning curves of run directories (PNG and SVG)",
@@ -224,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--max-step", type=float, default=None, help="plot only the evaluations up to this env step (a close-up)"
     )
+    plot.add_argument("--label", **label_option)
 
     report = sub.add_parser(
         "report",
@@ -234,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("runs", nargs="+", help="run directories, or directories that hold them")
     report.add_argument("--steps", default="100000,200000,300000", help="budgets (default: 100000,200000,300000)")
     report.add_argument("--out", default=None, help="also write the table to this file")
+    report.add_argument("--label", **label_option)
     return parser
 
 
@@ -544,7 +552,7 @@ def _plot_or_report(args: argparse.Namespace) -> int:
     from memb.training.io import write_bytes_atomic
 
     if args.command == "plot":
-        curves = load_curves(args.runs, metric=args.metric)
+        curves = load_curves(args.runs, metric=args.metric, label_by=args.label)
         if args.max_step is not None:
             if args.max_step <= 0:
                 _fail(f"--max-step must be a positive number of env steps, got {args.max_step:g}")
@@ -554,7 +562,7 @@ def _plot_or_report(args: argparse.Namespace) -> int:
         for path in plot_curves(curves, args.out, value=args.metric):
             print(f"wrote {path}")
         return 0
-    curves = load_curves(args.runs)
+    curves = load_curves(args.runs, label_by=args.label)
     try:
         steps = [int(float(s)) for s in args.steps.split(",") if s]
     except ValueError:

@@ -29,9 +29,14 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
     return runs
 
 
-def load_curves(paths: list[str | Path], metric: str = "return_mean") -> pd.DataFrame:
+def load_curves(paths: list[str | Path], metric: str = "return_mean", *, label_by: str = "dir") -> pd.DataFrame:
     """One row per evaluation: env, algo, label, seed, run, step, and `metric` (return_mean and return_std by
-    default; any other column of eval.csv or metrics.csv, such as model_w1_state, when named)."""
+    default; any other column of eval.csv or metrics.csv, such as model_w1_state, when named).
+
+    `label_by`: "dir" labels a run by the directory that holds it (one curve per configuration); "algo" by the
+    agent in its config.json (one curve per algorithm, wherever its runs live: the form of the paper's Figure 1)."""
+    if label_by not in ("dir", "algo"):
+        raise ConfigError(f"label_by must be 'dir' or 'algo', got {label_by!r}")
     frames = []
     for run in find_runs(paths):
         config = json.loads((run / "config.json").read_text())
@@ -46,7 +51,7 @@ def load_curves(paths: list[str | Path], metric: str = "return_mean") -> pd.Data
             env=config["train"]["env"],
             algo=config.get("algo", "memb"),
             seed=config["train"]["seed"],
-            label=run.parent.name if run.parent.name else config.get("algo", "memb"),
+            label=run.parent.name if label_by == "dir" and run.parent.name else config.get("algo", "memb"),
             run=str(run),
         )
         columns = ["return_mean", "return_std"] if metric == "return_mean" else [metric]
@@ -57,4 +62,5 @@ def load_curves(paths: list[str | Path], metric: str = "return_mean") -> pd.Data
 def reference_numbers() -> pd.DataFrame:
     """The paper's reported numbers and public SAC numbers (env, algo, step, return, source)."""
     folder = resources.files("memb.experiments") / "reference"
-    return pd.concat([pd.read_csv(folder / name) for name in ("paper_memb.csv", "public_sac.csv")], ignore_index=True)
+    names = ("paper_memb.csv", "public_sac.csv", "public_mbpo.csv")
+    return pd.concat([pd.read_csv(folder / name) for name in names], ignore_index=True)
