@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from memb.config import ConfigError
 from memb.experiments.report import report_table, returns_at
 from memb.experiments.results import load_curves, reference_numbers
-from memb.config import ConfigError
 from memb.experiments.stats import iqm, stratified_bootstrap_ci
 
 from conftest import run_cli
