@@ -511,6 +511,12 @@ class _Run:
         buf.next_obs[:n], buf.terminated[:n] = a["buffer_next_obs"], a["buffer_terminated"]
         buf.log_prob[:n] = a.get("buffer_log_prob", 0.0)  # checkpoints from before it was recorded: zeros
         buf.size, buf.pos = n, loop["buffer"]["pos"]
+        if buf.pos != n and buf.capacity > n:
+            # the saved ring was full and this run's buffer is larger (a finished run continued with more --steps):
+            # put the oldest transition first so that new ones append after the newest, as in one longer run
+            for column in (buf.obs, buf.action, buf.reward, buf.next_obs, buf.terminated, buf.log_prob):
+                column[:n] = np.roll(column[:n], -buf.pos, axis=0)
+            buf.pos = n
         self.rng.bit_generator.state = loop["rng"]
         self.act_key, self.eval_key = jax.numpy.asarray(a["act_key"]), jax.numpy.asarray(a["eval_key"])
         ls.step = loop["step"]
