@@ -228,3 +228,48 @@ def test_normalizer_forgets_beyond_its_window(rng):
         norm = norm.update(jnp.asarray(rng.normal(5.0, 1.0, size=(50, 1))), window=100)
     assert float(norm.mean[0]) == pytest.approx(5.0, abs=0.3)
     assert float(norm.var[0]) == pytest.approx(1.0, abs=0.3)
+
+
+def test_auto_alpha_step_by_hand_and_alpha_used_by_both_objectives(rng):
+    """auto_alpha (SAC 2018b, not in the paper): Adam's first step on log α is −lr · sign(∂J/∂log α) with
+    ∂J/∂log α = −(E log π + H̄); eqs. (5) and (8) then use exp(log α); without it the state is as before."""
+    plain = MEMB(tiny_config(), obs_dim=3, act_dim=2)
+    assert "log_alpha" not in plain.init(jax.random.PRNGKey(0)).params and plain.components[-1] == "model"
+
+    lr = 1e-2
+    agent = MEMB(tiny_config(alpha=0.3, auto_alpha=True, alpha_lr=lr), obs_dim=3, act_dim=2)
+    assert agent.components == ("policy", "value", "model", "alpha") and agent.target_entropy == -2.0
+    state = agent.init(jax.random.PRNGKey(1))
+    assert float(state.params["log_alpha"]) == pytest.approx(np.log(0.3), rel=1e-6)
+    b = random_batch(rng, 8, 3, 2)
+    new, info = agent.alpha_step(state, b)
+    _, sub = jax.random.split(state.key)
+    mean, log_std = agent.policy_net.apply(state.params["policy"], b.obs)
+    _, logp = tanh_gaussian_sample(sub, mean, log_std)
+    gap = float(jnp.mean(logp)) - 2.0  # E log π + H̄, H̄ = −dim A
+    assert abs(gap) > 1e-3
+    assert float(info["alpha_loss"]) == pytest.approx(-np.log(0.3) * gap, rel=1e-5)
+    step = float(new.params["log_alpha"] - state.params["log_alpha"])
+    assert step == pytest.approx(lr * np.sign(gap), rel=1e-4)  # entropy below target (gap > 0): α grows
+    for name in ("policy", "q", "v", "dynamics", "reward"):
+        jax.tree.map(np.testing.assert_array_equal, new.params[name], state.params[name])
+
+    # the α the objectives use is the state's, not the config's
+    bigger = state.replace(params={**state.params, "log_alpha": jnp.log(jnp.float32(0.9))})
+    key = jax.random.PRNGKey(7)
+    got, _ = agent.policy_objective(bigger.params["policy"], bigger.params, bigger.normalizer, b, key)
+    as_fixed = MEMB(tiny_config(alpha=0.9), obs_dim=3, act_dim=2)
+    want = hand_objective(as_fixed, bigger.params, bigger.normalizer, b.obs, 1 - b.terminated, key, 1)
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    vp = {"q": state.params["q"], "v": state.params["v"]}
+    _, with_state = agent.value_loss(
+        vp, state.params["policy"], state.target_v, b, key, alpha=agent.alpha(bigger.params)
+    )
+    _, with_fixed = as_fixed.value_loss(vp, state.params["policy"], state.target_v, b, key)
+    assert float(with_state["v_loss"]) == pytest.approx(float(with_fixed["v_loss"]), rel=1e-5)
+
+    # a whole update runs the α step in each round and reports α
+    batches = jax.tree.map(lambda x: jnp.stack([x] * 3), b)  # m = 2 rounds + 1 model step
+    after, info = agent.update(state, batches, env_step=10)
+    assert bool(np.all(info["finite"])) and info["finite"].shape == (4,)
+    assert float(after.params["log_alpha"]) != float(state.params["log_alpha"]) and "alpha" in info

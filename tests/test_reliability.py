@@ -1,8 +1,10 @@
 """Reliability: kill-and-resume gives the same run, damaged checkpoints are skipped, divergence is guarded."""
 
 import csv
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,6 +142,42 @@ def test_damaged_checkpoint_is_detected_and_the_previous_one_used(tmp_path, caps
     resumed = train(small_run(keep_checkpoints=3), run_dir, resume=True, progress=False, tensorboard=False)
     assert (run_dir / "state.msgpack").read_bytes() == before
     assert [r["return_mean"] for r in resumed.eval_rows] == [r["return_mean"] for r in reference.eval_rows]
+
+
+def test_an_auto_alpha_run_checkpoints_log_alpha_and_resumes_to_the_same_state(tmp_path):
+    run = small_run(keep_checkpoints=5)
+    run = RunConfig(
+        train=run.train,
+        agent=tiny_config(
+            random_steps=40, model_warmup_steps=60, batch_size=16, auto_alpha=True, alpha=0.5, alpha_lr=1e-2
+        ),
+    )
+    reference = train(run, tmp_path / "a", progress=False, tensorboard=False)
+    alphas = [float(r["alpha"]) for r in reference.metric_rows]
+    # metrics.csv's alpha is the epoch's mean of the tuned α, not the config's 0.5
+    assert alphas[0] != pytest.approx(0.5) and alphas[-1] != pytest.approx(alphas[0])
+    assert float(np.exp(reference.state.params["log_alpha"])) != pytest.approx(0.5)
+    # the same run resumed from its step-100 checkpoint: the same final state, log α and its Adam state included
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    for newer in checkpoint.complete_checkpoints(tmp_path / "b"):
+        if int(newer.name) > 100:
+            shutil.rmtree(newer)
+    assert checkpoint.latest(tmp_path / "b").name == "0000000100"
+    resumed = train(run, tmp_path / "b", resume=True, progress=False, tensorboard=False)
+    assert (tmp_path / "b" / "state.msgpack").read_bytes() == (tmp_path / "a" / "state.msgpack").read_bytes()
+    assert float(resumed.state.params["log_alpha"]) == float(reference.state.params["log_alpha"])
+
+
+def test_a_finished_run_continued_with_more_steps_equals_the_longer_run(tmp_path):
+    """The short run's buffer was sized to its 100 steps and full; the continued run must append after it (not
+    overwrite it from row 0) and so reproduce the 200-step run bit for bit."""
+    longer = small_run(keep_checkpoints=5)
+    reference = train(longer, tmp_path / "a", progress=False, tensorboard=False)
+    shorter = RunConfig(train=dataclasses.replace(longer.train, steps=100), agent=longer.agent)
+    train(shorter, tmp_path / "b", progress=False, tensorboard=False)
+    continued = train(longer, tmp_path / "b", resume=True, progress=False, tensorboard=False)
+    assert [r["return_mean"] for r in continued.eval_rows] == [r["return_mean"] for r in reference.eval_rows]
+    assert (tmp_path / "b" / "state.msgpack").read_bytes() == (tmp_path / "a" / "state.msgpack").read_bytes()
 
 
 def test_a_checkpoint_without_manifest_is_ignored(tmp_path):

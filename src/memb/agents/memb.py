@@ -73,6 +73,11 @@ class MEMBConfig:
     true_model: str = ""  # B.3: an analytic model (networks.analytic) in place of the learned ones for the policy
     # not in the paper: an env id whose known termination function ends imagined rollouts (instead of the real d)
     termination: str = ""
+    # not in the paper: SAC's automatic temperature (Haarnoja et al. 2018b), α tuned so that the policy's entropy
+    # tracks target_entropy (None: −dim A); `alpha` is then its starting value
+    auto_alpha: bool = False
+    target_entropy: float | None = None
+    alpha_lr: float = 3e-4
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -109,6 +114,9 @@ class MEMBConfig:
             )
         if self.policy_gradient == "real" and self.true_model:
             raise cfg.ConfigError("policy_gradient real and true_model exclude each other; drop one of them")
+        cfg.positive("alpha_lr", self.alpha_lr)
+        if self.auto_alpha and self.alpha <= 0:
+            raise cfg.ConfigError(f"auto_alpha tunes log α from alpha's value; set alpha > 0, got {self.alpha}")
 
 
 # ---------------------------------------------------------------------------------------------- 2. state
@@ -144,9 +152,9 @@ class Normalizer:
 
 @flax.struct.dataclass
 class MEMBState:
-    params: dict[str, Params]  # policy, dynamics, reward, q (twin, stacked), v
+    params: dict[str, Params]  # policy, dynamics, reward, q (twin, stacked), v; log_alpha with auto_alpha
     target_v: Params  # ψ̄
-    opt_state: dict[str, Any]  # policy, model (dynamics + reward), value (q + v)
+    opt_state: dict[str, Any]  # policy, model (dynamics + reward), value (q + v); alpha with auto_alpha
     normalizer: Normalizer
     key: jax.Array
 
@@ -169,6 +177,10 @@ class MEMB:
         self.v_net = ValueFunction(c.value_hidden)
         # learning rates live in the optimizer state, so that a divergence remedy can lower one of them
         self.policy_opt, self.model_opt, self.value_opt = adam(c.policy_lr), adam(c.model_lr), adam(c.value_lr)
+        if c.auto_alpha:  # only then does the state hold log α and its optimizer (else: the same state as before)
+            self.alpha_opt = adam(c.alpha_lr)
+            self.components = (*self.components, "alpha")
+            self.target_entropy = -float(act_dim) if c.target_entropy is None else c.target_entropy
         self._update = jax.jit(self.update_fn)
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
@@ -194,6 +206,9 @@ class MEMB:
             "model": self.model_opt.init(_model_params(params)),
             "value": self.value_opt.init(_value_params(params)),
         }
+        if self.config.auto_alpha:
+            params["log_alpha"] = jnp.log(jnp.asarray(self.config.alpha, jnp.float32))
+            opt_state["alpha"] = self.alpha_opt.init(params["log_alpha"])
         return MEMBState(
             params=params,
             target_v=params["v"],
@@ -203,6 +218,11 @@ class MEMB:
         )
 
     # ----------------------------------------------------------------------------------- acting
+    def alpha(self, params: Params):
+        """α of eq. (2, 5, 8): the config's, or exp(log α) from the state with auto_alpha (a constant for every loss
+        but the α step's)."""
+        return jax.lax.stop_gradient(jnp.exp(params["log_alpha"])) if self.config.auto_alpha else self.config.alpha
+
     def policy(self, policy_params: Params, s: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         """a = κ(s, η; θ) and log π(a|s) (reparameterized, eq. 8)."""
         mean, log_std = self.policy_net.apply(policy_params, s)
@@ -296,15 +316,19 @@ class MEMB:
         return state, info
 
     # ------------------------------------------------------------- 4. value learning (eq. 5, 6)
-    def value_loss(self, value_params: Params, policy_params: Params, target_v: Params, batch: Batch, key, model=None):
+    def value_loss(
+        self, value_params: Params, policy_params: Params, target_v: Params, batch: Batch, key, model=None, alpha=None
+    ):
         """Eq. (6) for Q1 and Q2 with the target V̄, and eq. (5) for V with min(Q1, Q2); real data only.
 
         With H = `value_expansion_horizon` > 1, §3.2's value expansion: from the real (s₀, a₀, r₀, s₁), H − 1 more
         steps imagined with π and the learned models (`model` = (params, normalizer)), and
             J(φ) = 1/H Σ_{t<H} ½ (Q(ŝ_t, â_t) − (Σ_{j=t}^{H−1} γ^{j−t} r̂_j + γ^{H−t} V̄(ŝ_H)))².
         The real transition's 1 − d masks everything after step 0. H = 1 is eq. (6) exactly.
+        `alpha`: α of eq. (5) (default: the config's).
         """
         c = self.config
+        alpha = c.alpha if alpha is None else alpha
         not_done = 1.0 - batch.terminated  # time-limit truncation is not terminal: bootstrap through it
         states, actions, rewards, s = [batch.obs], [batch.action], [batch.reward], batch.next_obs
         k_ve = jax.random.fold_in(key, 1)
@@ -326,7 +350,7 @@ class MEMB:
 
         a_new, log_prob = self.policy(policy_params, batch.obs, key)
         q_new = self.q_net.apply(value_params["q"], batch.obs, a_new).min(axis=0)
-        v_target = jax.lax.stop_gradient(q_new - c.alpha * log_prob)
+        v_target = jax.lax.stop_gradient(q_new - alpha * log_prob)
         v = self.v_net.apply(value_params["v"], batch.obs)
         v_loss = 0.5 * jnp.mean((v - v_target) ** 2)
         return q_loss + v_loss, {"q_loss": q_loss, "v_loss": v_loss, "q_mean": q.mean(), "v_mean": v.mean()}
@@ -335,7 +359,13 @@ class MEMB:
         key, sub = jax.random.split(state.key)
         params = _value_params(state.params)
         grads, info = jax.grad(self.value_loss, has_aux=True)(
-            params, state.params["policy"], state.target_v, batch, sub, (state.params, state.normalizer)
+            params,
+            state.params["policy"],
+            state.target_v,
+            batch,
+            sub,
+            (state.params, state.normalizer),
+            alpha=self.alpha(state.params),
         )
         updates, opt = self.value_opt.update(grads, state.opt_state["value"], params)
         params = optax.apply_updates(params, updates)
@@ -358,12 +388,13 @@ class MEMB:
             return self.real_policy_objective(policy_params, params, normalizer, batch)
         not_done = 1.0 - batch.terminated
         model = self.dynamics_and_reward if not c.true_model else self._true_model
+        alpha = self.alpha(params)
         s, total, discount = batch.obs, 0.0, 1.0
         for j in range(c.rollout_length):
             key, k_pi, k_model = jax.random.split(key, 3)
             a, log_prob = self.policy(policy_params, s, k_pi)
             s, r = model(params, normalizer, s, a, k_model)
-            total = total + discount * (r - c.alpha * log_prob)
+            total = total + discount * (r - alpha * log_prob)
             if c.termination:
                 discount = discount * c.gamma * (1.0 - TERMINATION_FUNCTIONS[c.termination](s))
             else:
@@ -396,7 +427,8 @@ class MEMB:
         s_next = d_mean + jnp.exp(d_log_std) * zeta
         s_next = batch.obs + s_next if c.predict_delta else s_next
         r = (r_mean + jnp.exp(r_log_std) * xi)[:, 0]
-        total = r - c.alpha * log_prob + c.gamma * (1.0 - batch.terminated) * self.v_net.apply(params["v"], s_next)
+        alpha = self.alpha(params)
+        total = r - alpha * log_prob + c.gamma * (1.0 - batch.terminated) * self.v_net.apply(params["v"], s_next)
         # log π of the replayed actions (not an entropy: they come from older policies)
         info = {"policy_objective": jnp.mean(total), "replay_log_prob": jnp.mean(log_prob)}
         if c.importance_weight_cap > 0:  # SVG(1) with replay: ρ = min(π(a|s)/μ(a|s), cap), held constant
@@ -423,14 +455,34 @@ class MEMB:
         )
         return state, info
 
+    def alpha_step(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
+        """With auto_alpha (SAC 2018b, not in the paper): J(α) = E_s E_a~π[−log α (log π(a|s) + H̄)], a sampled
+        afresh at the batch's real states by the just-updated policy; on log α for positivity."""
+        key, sub = jax.random.split(state.key)
+        _, log_prob = self.policy(state.params["policy"], batch.obs, sub)
+        gap = jax.lax.stop_gradient(jnp.mean(log_prob) + self.target_entropy)
+        log_alpha = state.params["log_alpha"]
+        loss, grad = jax.value_and_grad(lambda la: -la * gap)(log_alpha)
+        updates, opt = self.alpha_opt.update(grad, state.opt_state["alpha"], log_alpha)
+        log_alpha = optax.apply_updates(log_alpha, updates)
+        state = state.replace(
+            params={**state.params, "log_alpha": log_alpha},
+            opt_state={**state.opt_state, "alpha": opt},
+            key=key,
+        )
+        return state, {"alpha_loss": loss, "alpha": jnp.exp(log_alpha)}
+
     # ---------------------------------------------------------------- 6. Algorithm 1, one env step
     def round(self, state: MEMBState, batch: Batch) -> tuple[MEMBState, dict]:
-        """One of the m rounds: [model step], policy step (imagined), value step (real), Polyak."""
+        """One of the m rounds: [model step], policy step (imagined), [α step], value step (real), Polyak."""
         info = {}
         if self.config.model_update_in_rounds:
             state, model_info = self.model_step(state, batch)
             info.update(model_info)
         state, policy_info = self.policy_step(state, batch)
+        if self.config.auto_alpha:
+            state, alpha_info = self.alpha_step(state, batch)
+            info.update(alpha_info)
         state, value_info = self.value_step(state, batch)
         target_v = polyak_update(state.params["v"], state.target_v, self.config.tau)
         return state.replace(target_v=target_v), {**info, **policy_info, **value_info}
@@ -463,11 +515,13 @@ class MEMB:
             "policy": ("policy_objective",),
             "value": ("q_loss", "v_loss"),
             "model": ("dynamics_loss", "reward_loss", "model_loss"),
+            "alpha": ("alpha_loss",),
         }
         params = {
             "policy": state.params["policy"],
             "value": _value_params(state.params),
             "model": _model_params(state.params),
+            "alpha": state.params.get("log_alpha"),
         }
         return jnp.stack([all_finite(params[c], [info[k] for k in losses[c] if k in info]) for c in self.components])
 
