@@ -74,3 +74,29 @@ def test_sac_learns_pendulum(tmp_path):
     result = train(run, tmp_path / "sac", progress=False, tensorboard=False)
     returns = [row["return_mean"] for row in result.eval_rows]
     assert returns[0] < -900 and max(returns[-2:]) > -400, returns
+
+
+@pytest.mark.parametrize("bound", ["clip", "tanh"])
+def test_the_policy_log_std_is_the_head_output_clipped_or_tanh_mapped(bound):
+    """SAC clips the log-std head's output to [-20, 2] (its authors' code, SB3); MEMB's tanh mapping is the option."""
+    agent, state = _sac(log_std_bound=bound)
+    params = jax.tree.map(lambda x: x, state.params["policy"])
+    head = params["params"]["Dense_3"]  # the trunk's two layers, the mean head, then the log-std head
+    raw = np.array([-30.0, 0.5], np.float32)
+    head["kernel"] = jnp.zeros_like(head["kernel"])
+    head["bias"] = jnp.asarray(raw)
+    _, log_std = agent.policy_net.apply(params, jnp.ones((1, 3)))
+    expected = np.clip(raw, -20, 2) if bound == "clip" else -20 + 11 * (np.tanh(raw) + 1)
+    np.testing.assert_allclose(np.asarray(log_std)[0], expected, rtol=1e-6)
+
+
+def test_sac_starts_with_a_wide_policy_and_rejects_an_unknown_bound():
+    obs = jnp.ones((64, 3))
+    agent, state = _sac(policy_hidden=(256, 256))
+    _, log_std = agent.policy_net.apply(state.params["policy"], obs)
+    assert abs(float(jnp.median(log_std))) < 2.0  # clip: log-std ≈ the head's output near 0, std ≈ 1
+    agent, state = _sac(policy_hidden=(256, 256), log_std_bound="tanh")
+    _, log_std = agent.policy_net.apply(state.params["policy"], obs)
+    assert float(jnp.median(log_std)) < -4.0  # tanh onto [-20, 2]: an output near 0 is log-std -9
+    with pytest.raises(ValueError, match="log_std_bound"):
+        SACConfig(log_std_bound="softplus")

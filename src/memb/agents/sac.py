@@ -20,7 +20,7 @@ import optax
 
 from memb import config as cfg
 from memb.agents.common import Batch, adam, all_finite, learning_rates, polyak_update, scale_learning_rate
-from memb.networks import QEnsemble, TanhGaussianPolicy, ValueFunction
+from memb.networks import LOG_STD_BOUNDS, QEnsemble, TanhGaussianPolicy, ValueFunction
 from memb.networks.distributions import tanh_gaussian_sample
 
 Params = Any
@@ -44,6 +44,7 @@ class SACConfig:
     value_network: bool = False  # 2018a: Q(s,a) ← r + γ V̄(s'), V(s) ← min Q(s,ã) − α log π(ã|s)
     updates_per_step: int = 1
     random_steps: int = 10_000  # uniformly random actions first (learning starts once a batch is stored)
+    log_std_bound: str = "clip"  # SAC's own code clips the policy's log-std to [-20, 2]; "tanh": MEMB's bounding
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -55,6 +56,7 @@ class SACConfig:
             cfg.positive(name, getattr(self, name))
         cfg.positive("updates_per_step", self.updates_per_step, integer=True)
         cfg.non_negative("random_steps", self.random_steps, integer=True)
+        cfg.one_of("log_std_bound", self.log_std_bound, LOG_STD_BOUNDS)
 
 
 @flax.struct.dataclass
@@ -76,7 +78,7 @@ class SAC:
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         c = config
         self.target_entropy = -float(act_dim) if c.target_entropy is None else c.target_entropy
-        self.policy_net = TanhGaussianPolicy(c.policy_hidden, act_dim)
+        self.policy_net = TanhGaussianPolicy(c.policy_hidden, act_dim, log_std_bound=c.log_std_bound)
         self.q_net = QEnsemble(c.value_hidden, num=2)
         self.v_net = ValueFunction(c.value_hidden)
         self.policy_opt, self.value_opt, self.alpha_opt = adam(c.policy_lr), adam(c.value_lr), adam(c.alpha_lr)

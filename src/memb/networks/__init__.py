@@ -10,6 +10,7 @@ from memb.networks.distributions import (
     tanh_gaussian_sample,
 )
 from memb.networks.mlp import (
+    LOG_STD_BOUNDS,
     MLP,
     GaussianMLP,
     QEnsemble,
@@ -18,6 +19,7 @@ from memb.networks.mlp import (
 )
 
 __all__ = [
+    "LOG_STD_BOUNDS",
     "MLP",
     "GaussianMLP",
     "QEnsemble",

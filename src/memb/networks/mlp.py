@@ -10,8 +10,11 @@ import jax.numpy as jnp
 
 from memb.networks.distributions import bounded_log_std
 
-# The authors bound every log-std with a tanh layer mapped onto [-20, 2].
+# The MEMB authors bound every log-std with a tanh layer mapped onto [-20, 2] ("tanh"). SAC's own code (haarnoja/sac)
+# clips the head's output instead, and Stable-Baselines3 clamps it to the same range ("clip"). The two differ most
+# at initialization: a head output near 0 is log-std -9 (std 1e-4) under "tanh" and log-std 0 (std 1) under "clip".
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+LOG_STD_BOUNDS = ("tanh", "clip")
 
 
 class MLP(nn.Module):
@@ -34,13 +37,18 @@ class GaussianMLP(nn.Module):
     out_dim: int
     log_std_min: float = LOG_STD_MIN
     log_std_max: float = LOG_STD_MAX
+    log_std_bound: str = "tanh"  # one of LOG_STD_BOUNDS
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         for width in self.hidden:
             x = nn.relu(nn.Dense(width)(x))
         mean = nn.Dense(self.out_dim)(x)
-        log_std = bounded_log_std(nn.Dense(self.out_dim)(x), self.log_std_min, self.log_std_max)
+        raw = nn.Dense(self.out_dim)(x)
+        if self.log_std_bound == "clip":
+            log_std = jnp.clip(raw, self.log_std_min, self.log_std_max)
+        else:
+            log_std = bounded_log_std(raw, self.log_std_min, self.log_std_max)
         return mean, log_std
 
 
