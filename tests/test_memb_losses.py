@@ -273,3 +273,19 @@ def test_auto_alpha_step_by_hand_and_alpha_used_by_both_objectives(rng):
     after, info = agent.update(state, batches, env_step=10)
     assert bool(np.all(info["finite"])) and info["finite"].shape == (4,)
     assert float(after.params["log_alpha"]) != float(state.params["log_alpha"]) and "alpha" in info
+
+
+def test_policy_log_std_keeps_the_authors_tanh_mapping_unless_clip_is_asked():
+    """Default: the authors' tanh mapping onto [-20, 2]; `log_std_bound="clip"` clips the same head output."""
+    obs = jnp.ones((64, 3))
+    for bound in ("tanh", "clip"):
+        kwargs = {} if bound == "tanh" else {"log_std_bound": "clip"}
+        agent = MEMB(tiny_config(policy_hidden=(256, 256), **kwargs), obs_dim=3, act_dim=2)
+        params = agent.init(jax.random.PRNGKey(0)).params["policy"]
+        head = params["params"]["Dense_3"]  # the log-std head's output: its kernel applied to the trunk's features
+        trunk = agent.policy_net.apply(params, obs, capture_intermediates=True)[1]["intermediates"]
+        features = trunk["Dense_1"]["__call__"][0]
+        raw = jax.nn.relu(features) @ head["kernel"] + head["bias"]
+        _, log_std = agent.policy_net.apply(params, obs)
+        expected = -20 + 11 * (jnp.tanh(raw) + 1) if bound == "tanh" else jnp.clip(raw, -20, 2)
+        np.testing.assert_allclose(np.asarray(log_std), np.asarray(expected), rtol=1e-5, atol=1e-5)

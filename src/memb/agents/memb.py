@@ -32,7 +32,7 @@ from memb.agents.common import (
     scale_learning_rate,
     wasserstein_1d,
 )
-from memb.networks import GaussianMLP, QEnsemble, TanhGaussianPolicy, ValueFunction
+from memb.networks import LOG_STD_BOUNDS, GaussianMLP, QEnsemble, TanhGaussianPolicy, ValueFunction
 from memb.networks.analytic import ANALYTIC_MODELS, TERMINATION_FUNCTIONS
 from memb.networks.distributions import gaussian_log_prob, tanh_gaussian_log_prob, tanh_gaussian_sample
 
@@ -78,6 +78,9 @@ class MEMBConfig:
     auto_alpha: bool = False
     target_entropy: float | None = None
     alpha_lr: float = 3e-4
+    # not in the paper: "clip" bounds the policy's log-std as SAC's code does, instead of the authors' tanh mapping
+    # (which starts the policy nearly deterministic: a head output near 0 is log-std -9)
+    log_std_bound: str = "tanh"
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -89,6 +92,7 @@ class MEMBConfig:
         for name in ("policy_lr", "value_lr", "model_lr"):
             cfg.positive(name, getattr(self, name))
         cfg.one_of("model_loss", self.model_loss, ("mse", "nll"))
+        cfg.one_of("log_std_bound", self.log_std_bound, LOG_STD_BOUNDS)
         cfg.positive("rollout_length", self.rollout_length, integer=True)
         cfg.positive("updates_per_step", self.updates_per_step, integer=True)
         cfg.non_negative("model_updates_per_step", self.model_updates_per_step, integer=True)
@@ -170,7 +174,7 @@ class MEMB:
     def __init__(self, config: MEMBConfig, obs_dim: int, act_dim: int):
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         c = config
-        self.policy_net = TanhGaussianPolicy(c.policy_hidden, act_dim)
+        self.policy_net = TanhGaussianPolicy(c.policy_hidden, act_dim, log_std_bound=c.log_std_bound)
         self.dynamics_net = GaussianMLP(c.model_hidden, obs_dim)
         self.reward_net = GaussianMLP(c.model_hidden, 1)
         self.q_net = QEnsemble(c.value_hidden, num=2)
