@@ -49,21 +49,25 @@ def evaluate_policy(act, env_id: str, seed: int, index: int, episodes: int) -> f
     return float(np.mean(returns))
 
 
-def run_memb(env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int) -> dict:
+def run_memb(
+    env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int, algo="memb", **config
+) -> dict:
     """memb's own trainer with `stop_return`: it ends at the first evaluation at or above the threshold. Its
-    metrics' train_time is the clock without the evaluations; its evaluations use the same protocol as SB3's here."""
+    metrics' train_time is the clock without the evaluations; its evaluations use the same protocol as SB3's here.
+    `algo` and `config` (flat overrides of its preset) choose another agent or settings."""
     from memb.training import train
 
     over = {
+        **config,
         "env": env_id,
         "seed": seed,
         "steps": max_steps,
         "epoch_length": eval_every,
         "eval_episodes": episodes,
         "checkpoint_every": 0,
-        "stop_return": threshold,
+        "stop_return": threshold if np.isfinite(threshold) else None,
     }
-    run, _ = resolve(over)
+    run, _ = resolve(over, algo=algo)
     with tempfile.TemporaryDirectory() as tmp:
         result = train(run, Path(tmp) / "run", progress=False, tensorboard=False)
     curve = [
@@ -74,7 +78,8 @@ def run_memb(env_id: str, seed: int, threshold: float, max_steps: int, eval_ever
     return {"reached": ret >= threshold, "steps": step, "seconds": seconds, "curve": curve}
 
 
-def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int) -> dict:
+def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int, **sac) -> dict:
+    """SB3's SAC with batch 256 and (256, 256) networks; `sac` overrides its other arguments."""
     import torch
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
@@ -84,9 +89,7 @@ def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every
     model = SAC(
         "MlpPolicy",
         env,
-        batch_size=256,
-        policy_kwargs={"net_arch": [256, 256]},
-        learning_starts=1000,
+        **{"batch_size": 256, "policy_kwargs": {"net_arch": [256, 256]}, "learning_starts": 1000, **sac},
         seed=seed,
         verbose=0,
     )
