@@ -179,6 +179,29 @@ def test_wasserstein_distance_matches_scipy():
     got = np.asarray(wasserstein_1d(jnp.asarray(x), jnp.asarray(y)))
     want = [stats.wasserstein_distance(x[:, j], y[:, j]) for j in range(3)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+    # padded to 256 rows of other values, the valid rows alone give the same distances
+    pad = rng.normal(5.0, size=(56, 3))
+    valid = np.arange(256) < 200
+    got = np.asarray(wasserstein_1d(jnp.asarray(np.vstack([x, pad])), jnp.asarray(np.vstack([y, -pad])), valid))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_model_error_compiles_once_for_held_out_batches_of_many_lengths(rng):
+    """Evaluation episodes that end early change the held-out batch's length every epoch; padded to a power of two,
+    the jitted measure compiles once for all lengths in (512, 1024], and gives what the unpadded batch gives."""
+    from memb.agents.common import padded
+
+    agent = MEMB(tiny_config(), obs_dim=3, act_dim=2)
+    state = agent.init(jax.random.PRNGKey(0))
+    for n in (600, 601, 777, 1024):
+        batch = random_batch(rng, n, 3, 2)
+        got = agent.model_error(state, batch)
+        want = agent.model_error_fn(state, batch, np.ones(n, bool))  # unpadded, every row valid
+        for k, v in want.items():
+            assert got[k] == pytest.approx(float(v), rel=1e-5), k
+    assert agent._model_error._cache_size() == 1
+    big, valid = padded(random_batch(rng, 1025, 3, 2))
+    assert big.obs.shape == (2048, 3) and valid.sum() == 1025 and not big.reward[1025:].any()
 
 
 def test_ablation_studies_expand_to_the_papers_configurations(tmp_path, capsys):

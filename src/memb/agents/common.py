@@ -7,6 +7,7 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -36,9 +37,41 @@ def polyak_update(online: Any, target: Any, tau: float) -> Any:
     return jax.tree.map(lambda o, t: (1.0 - tau) * t + tau * o, online, target)
 
 
-def wasserstein_1d(x: jax.Array, y: jax.Array) -> jax.Array:
-    """1-Wasserstein distance per column between two equal-size samples [n, d]: mean |sorted x − sorted y|."""
-    return jnp.mean(jnp.abs(jnp.sort(x, axis=0) - jnp.sort(y, axis=0)), axis=0)
+def wasserstein_1d(x: jax.Array, y: jax.Array, valid: jax.Array | None = None) -> jax.Array:
+    """1-Wasserstein distance per column between two equal-size samples [n, d]: mean |sorted x − sorted y|.
+
+    With `valid` [n] (the rows that count; the others are padding), the distance between the valid rows alone.
+    """
+    if valid is None:
+        return jnp.mean(jnp.abs(jnp.sort(x, axis=0) - jnp.sort(y, axis=0)), axis=0)
+    keep = valid[:, None]
+    xs = jnp.sort(jnp.where(keep, x, jnp.inf), axis=0)  # the padding sorts last in both
+    ys = jnp.sort(jnp.where(keep, y, jnp.inf), axis=0)
+    count = jnp.sum(valid)
+    first = (jnp.arange(x.shape[0]) < count)[:, None]
+    return jnp.sum(jnp.where(first, jnp.abs(xs - ys), 0.0), axis=0) / count
+
+
+def masked_mean(x: jax.Array, valid: jax.Array) -> jax.Array:
+    """The mean of x [n] over its valid rows."""
+    return jnp.sum(jnp.where(valid, x, 0.0)) / jnp.sum(valid)
+
+
+def padded(batch: Batch) -> tuple[Batch, np.ndarray]:
+    """`batch` with zero rows added up to the next power of two, and the mask of its real rows.
+
+    A jitted function of the result compiles once per power of two instead of once per length. Evaluation
+    episodes that end early (Hopper, Walker2d) give the held-out transitions a new length nearly every epoch, and
+    every compile kept its executable: about 10 MiB of resident memory and a second or more each time.
+    """
+    n = len(batch.reward)
+    size = 1 << max(0, (n - 1).bit_length())
+
+    def pad(x):
+        x = np.asarray(x)
+        return np.concatenate([x, np.zeros((size - n, *x.shape[1:]), x.dtype)])
+
+    return jax.tree.map(pad, batch), np.arange(size) < n
 
 
 def adam(learning_rate: float):

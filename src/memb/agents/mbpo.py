@@ -36,7 +36,7 @@ import numpy as np
 import optax
 
 from memb import config as cfg
-from memb.agents.common import Batch, adam, all_finite, scale_learning_rate
+from memb.agents.common import Batch, adam, all_finite, masked_mean, padded, scale_learning_rate
 from memb.agents.sac import SAC, SACConfig, SACState
 from memb.networks import MLP
 from memb.networks.analytic import TERMINATION_FUNCTIONS, never
@@ -420,19 +420,21 @@ class MBPO:
         state, info = self._update(state, batches["real"], jnp.int32(model_buffer_window(self.config, k)))
         return state, {**info, **extra}
 
-    def model_error_fn(self, state: MBPOState, batch: Batch) -> dict:
-        """The elites' mean prediction against real transitions (the same measures as MEMB's, App. B.2)."""
+    def model_error_fn(self, state: MBPOState, batch: Batch, valid: jax.Array) -> dict:
+        """The elites' mean prediction against real transitions (the same measures as MEMB's, App. B.2), over the
+        rows where `valid` is true."""
         x = self._inputs(state, batch.obs, batch.action)
         elites = select(state.model, state.elites)
         mean, _ = self.ensemble.apply(elites, jnp.broadcast_to(x, (self.config.num_elites, *x.shape)))
         mean = mean.mean(axis=0)
         return {
-            "model_error_state": jnp.mean(jnp.linalg.norm(batch.obs + mean[:, 1:] - batch.next_obs, axis=-1)),
-            "model_error_reward": jnp.mean(jnp.abs(mean[:, 0] - batch.reward)),
+            "model_error_state": masked_mean(jnp.linalg.norm(batch.obs + mean[:, 1:] - batch.next_obs, axis=-1), valid),
+            "model_error_reward": masked_mean(jnp.abs(mean[:, 0] - batch.reward), valid),
         }
 
     def model_error(self, state: MBPOState, batch: Batch) -> dict[str, float]:
-        return {k: float(v) for k, v in self._model_error(state, batch).items()}
+        batch, valid = padded(batch)
+        return {k: float(v) for k, v in self._model_error(state, batch, valid).items()}
 
     def scale_learning_rate(self, state: MBPOState, component: str, factor: float) -> MBPOState:
         if component == "model":

@@ -28,6 +28,8 @@ from memb.agents.common import (
     adam,
     all_finite,
     learning_rates,
+    masked_mean,
+    padded,
     polyak_update,
     scale_learning_rate,
     wasserstein_1d,
@@ -556,9 +558,10 @@ class MEMB:
         """The pure function that `update` runs after env step `env_step` (the multi-seed trainer vmaps it)."""
         return self.warmup_fn if env_step < self.config.model_warmup_steps else self.update_fn
 
-    def model_error_fn(self, state: MEMBState, batch: Batch) -> dict:
+    def model_error_fn(self, state: MEMBState, batch: Batch, valid: jax.Array) -> dict:
         """Errors of the models on real transitions (App. B.2): the mean prediction's L2 error, and the 1-Wasserstein
         distance per dimension (averaged over dimensions) between model samples and the true next states / rewards.
+        Only the rows where `valid` is true count (the rest pad the batch to a fixed size).
 
         The samples use a key derived from the state's without advancing it, so measuring never changes training.
         """
@@ -569,14 +572,15 @@ class MEMB:
         if self.config.predict_delta:
             s_sample = batch.obs + s_sample
         return {
-            "model_error_state": jnp.mean(jnp.linalg.norm(pred - batch.next_obs, axis=-1)),
-            "model_error_reward": jnp.mean(jnp.abs(r_mean[..., 0] - batch.reward)),
-            "model_w1_state": jnp.mean(wasserstein_1d(s_sample, batch.next_obs)),
-            "model_w1_reward": jnp.mean(wasserstein_1d(r_sample, batch.reward[:, None])),
+            "model_error_state": masked_mean(jnp.linalg.norm(pred - batch.next_obs, axis=-1), valid),
+            "model_error_reward": masked_mean(jnp.abs(r_mean[..., 0] - batch.reward), valid),
+            "model_w1_state": jnp.mean(wasserstein_1d(s_sample, batch.next_obs, valid)),
+            "model_w1_reward": jnp.mean(wasserstein_1d(r_sample, batch.reward[:, None], valid)),
         }
 
     def model_error(self, state: MEMBState, batch: Batch) -> dict[str, float]:
-        return {k: float(v) for k, v in self._model_error(state, batch).items()}
+        batch, valid = padded(batch)
+        return {k: float(v) for k, v in self._model_error(state, batch, valid).items()}
 
 
 def _model_params(params: Params) -> Params:
