@@ -82,7 +82,7 @@ class MEMBConfig:
     alpha_lr: float = 3e-4
     # not in the paper: "clip" bounds the policy's log-std as SAC's code does, instead of the authors' tanh mapping
     # (which starts the policy nearly deterministic: a head output near 0 is log-std -9)
-    log_std_bound: str = "tanh"
+    log_std_bound: Literal["tanh", "clip"] = "tanh"
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)

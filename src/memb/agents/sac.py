@@ -10,7 +10,7 @@ which is MEMB's value learning: MEMB minus its models. Actions live in [-1, 1]^d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import flax
 import jax
@@ -44,7 +44,7 @@ class SACConfig:
     value_network: bool = False  # 2018a: Q(s,a) ← r + γ V̄(s'), V(s) ← min Q(s,ã) − α log π(ã|s)
     updates_per_step: int = 1
     random_steps: int = 10_000  # uniformly random actions first (learning starts once a batch is stored)
-    log_std_bound: str = "clip"  # SAC's own code clips the policy's log-std to [-20, 2]; "tanh": MEMB's bounding
+    log_std_bound: Literal["clip", "tanh"] = "clip"  # SAC's code clips the policy's log-std to [-20, 2]; tanh: MEMB's
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
