@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Figure 1 in the paper's form, with the runs there are so far: one panel per task, one curve (mean ± std over seeds)
+# per algorithm, the paper's and public numbers as markers; and the report table beside the paper's numbers. Reads
+# runs recorded elsewhere under benchmarks/results/ (each with its own command and commit); writes only here.
+set -euo pipefail
+cd "$(dirname "$0")/../../../.."
+R=benchmarks/results
+OUT=$R/baselines/figure1
+RUNS=(
+  # InvertedPendulum-v5: MEMB at the paper's budget (5 seeds); SAC with its clipped log-std (3 seeds, 30k steps);
+  # MBPO (seed 0, stopped at 4k steps)
+  $R/paper-budgets/memb/InvertedPendulum-v5-s{0,1,2,3,4}
+  $R/baselines/sac-log-std/clip
+  $R/baselines/mbpo-inverted-pendulum
+  # HalfCheetah-v5: MEMB seed 0 at 200k
+  $R/halfcheetah-200k/seed0
+  # Hopper-v5: MEMB seed 0 at the paper's 300k
+  $R/hopper-300k/seed0
+)
+.venv/bin/memb plot --label algo "${RUNS[@]}" --out $OUT/figure1.png
+.venv/bin/memb report --label algo "${RUNS[@]}" --steps 10000,20000,30000,40000,100000,200000,300000 --out $OUT/report.md
