@@ -22,12 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from memb.agents import MEMB, MEMBConfig  # noqa: E402
 from memb.agents.common import Batch  # noqa: E402
+from memb.training.trainer import _resident_mb as resident_mib  # noqa: E402
 
 from _record import header, write_record  # noqa: E402
-
-
-def resident_mib() -> float:
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 
 
 def main() -> None:
