@@ -51,14 +51,17 @@ def header() -> dict:
     }
 
 
-def write_record(folder: str, prefix: str, record: dict, title: str, lines: list[str]) -> None:
+def write_record(
+    folder: str, prefix: str, record: dict, title: str, lines: list[str], stamp: str | None = None
+) -> None:
     """benchmarks/results/FOLDER/PREFIX<date>.json (the record) and .md: the title, the command, commit, date and
-    machine, then `lines`; both written atomically."""
+    machine, then `lines`; both written atomically. `stamp` (default: now, to the minute) names the files, so that a
+    script can rewrite its record as results come in."""
     from memb.training.io import write_bytes_atomic, write_json_atomic
 
     out = Path(__file__).parent / "results" / folder
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
+    stamp = stamp or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
     m = record["machine"]
     head = [
         f"# {title}",

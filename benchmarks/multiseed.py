@@ -5,9 +5,9 @@
 
 For each batch size, the same MEMB config (HalfCheetah-v5 shapes by default, the paper preset with the batch replaced)
 is trained for `--steps` env steps: once per seed as separate runs one after the other, then all seeds in one
-lockstep process. Throughput is env steps per second of training time summed over the seeds, taken from each run's
-metrics.csv after the warm-up epochs (compilation and the random phase excluded), so evaluation time is left out of
-both sides alike. Run it on an otherwise idle machine.
+process (`train_seeds`: one group of seeds per core, the groups in threads). Throughput is the env steps of all seeds
+over the wall-clock of the whole thing, compilation, random phase and evaluations included on both sides alike: what
+five seeds cost. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import argparse
 import dataclasses
 import sys
 import tempfile
+import time
 from pathlib import Path
-
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memb.experiments import resolve  # noqa: E402
@@ -28,24 +27,15 @@ from memb.training.multiseed import train_seeds  # noqa: E402
 from _record import header, write_record  # noqa: E402
 
 
-def measured_rate(run_dir: Path, skip_epochs: int, epoch: int) -> float:
-    """Env steps per second of training time over the epochs after the first `skip_epochs`."""
-    rates = pd.read_csv(run_dir / "metrics.csv")["env_steps_per_s"].to_numpy()[skip_epochs:]
-    if len(rates) < 1:
-        raise SystemExit("--steps too small: no epoch is left after the warm-up; raise --steps")
-    return float(len(rates) * epoch / (epoch / rates).sum())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="HalfCheetah-v5")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--batch", default="100,256", help="batch sizes, comma-separated")
     parser.add_argument("--steps", type=int, default=2500, help="env steps per run")
-    parser.add_argument("--epoch", type=int, default=500, help="steps per epoch (rates are per epoch)")
+    parser.add_argument("--epoch", type=int, default=500, help="steps per epoch (an evaluation after each)")
     args = parser.parse_args()
     started = header()
-    warm = 1000  # random steps and model-only warm-up, both 500, then compile: the first two epochs are dropped
     seeds = list(range(args.seeds))
     rows = {}
     for batch in (int(b) for b in args.batch.split(",")):
@@ -60,20 +50,22 @@ def main() -> None:
             "checkpoint_every": 0,
         }
         run, _ = resolve(over)
-        skip = warm // args.epoch
         with tempfile.TemporaryDirectory() as tmp:
             single = []
             for seed in seeds:
                 config = dataclasses.replace(run, train=dataclasses.replace(run.train, seed=seed))
+                t0 = time.perf_counter()
                 train(config, Path(tmp) / f"single{seed}", progress=False, tensorboard=False)
-                single.append(measured_rate(Path(tmp) / f"single{seed}", skip, args.epoch))
+                single.append(time.perf_counter() - t0)
             outs = [Path(tmp) / f"multi{seed}" for seed in seeds]
+            t0 = time.perf_counter()
             train_seeds(run, seeds, outs, progress=False, tensorboard=False)
-            multi_per_seed = measured_rate(outs[0], skip, args.epoch)  # lockstep: every seed advances at this rate
-        sequential = 1.0 / sum(1.0 / r for r in single) * len(seeds)  # total steps / total time, one after another
-        total = multi_per_seed * len(seeds)
+            multi = time.perf_counter() - t0
+        sequential = len(seeds) * args.steps / sum(single)
+        total = len(seeds) * args.steps / multi
         rows[batch] = {
-            "single_env_steps_per_s": single,
+            "single_run_seconds": single,
+            "multiseed_seconds": multi,
             "sequential_total_env_steps_per_s": sequential,
             "multiseed_total_env_steps_per_s": total,
             "speedup": total / sequential,
@@ -85,7 +77,8 @@ def main() -> None:
         )
     record = {**started, "env": args.env, "seeds": len(seeds), "steps": args.steps, "results": rows}
     lines = [
-        f"- {args.steps} env steps per run; rates from metrics.csv after the first {warm} steps",
+        f"- {args.steps} env steps per run ({args.epoch} per epoch, one evaluation episode each); env steps of all "
+        "seeds per second of wall-clock, compilation, random phase and evaluations included",
         "",
         "| batch | sequential runs (env steps/s, all seeds) | one process (env steps/s, all seeds) | speed-up |",
         "|---|---|---|---|",

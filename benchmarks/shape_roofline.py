@@ -24,12 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from throughput import matmul_gflops  # noqa: E402
+
 from memb.agents import MEMBConfig  # noqa: E402
-from memb.config import to_dict  # noqa: E402
 from memb.agents.memb import dense_flops, update_flops  # noqa: E402
+from memb.config import to_dict  # noqa: E402
 
 from _record import header, write_record  # noqa: E402
-from throughput import matmul_gflops  # noqa: E402
 
 OBS, ACT = 17, 6  # HalfCheetah-v5
 

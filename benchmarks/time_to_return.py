@@ -15,6 +15,7 @@ benchmarks/results/performance/time-to-return-<date>.json and .md. Run it on an 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 import tempfile
 import time
@@ -123,10 +124,12 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=5)
     args = parser.parse_args()
     started = header()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
     results: dict[str, dict] = {}
     for env_id in args.tasks.split(","):
         if env_id not in THRESHOLDS:
             raise SystemExit(f"no threshold for {env_id}; choose from {', '.join(THRESHOLDS)}")
+    for env_id in args.tasks.split(","):
         threshold, max_steps = THRESHOLDS[env_id], MAX_STEPS[env_id]
         results[env_id] = {"memb": [], "sb3_sac": []}
         for seed in range(args.seeds):  # alternating, so that drifts of the machine hit both alike
@@ -138,6 +141,10 @@ def main() -> None:
                     f"at {r['steps']} steps, {r['seconds']:.0f} s of training",
                     flush=True,
                 )
+                write(started, stamp, args, results)  # after every run: a stop loses only the run in progress
+
+
+def write(started: dict, stamp: str, args, results: dict) -> None:
     record = {
         **started,
         "thresholds": THRESHOLDS,
@@ -160,7 +167,10 @@ def main() -> None:
 
         m = np.median([x["seconds"] if x["reached"] else np.inf for x in r["memb"]])
         s = np.median([x["seconds"] if x["reached"] else np.inf for x in r["sb3_sac"]])
-        ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) else "n/a"
+        done = min(len(r["memb"]), len(r["sb3_sac"]))
+        ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) and done == args.seeds else "n/a"
+        if done < args.seeds:
+            ratio += f" (seeds so far: memb {len(r['memb'])}, SB3 {len(r['sb3_sac'])} of {args.seeds})"
         lines.append(f"| {env_id} | {THRESHOLDS[env_id]:g} | {cell(r['memb'])} | {cell(r['sb3_sac'])} | {ratio} |")
     write_record(
         "performance",
@@ -168,6 +178,7 @@ def main() -> None:
         record,
         "Wall-clock to a return threshold: memb MEMB against Stable-Baselines3 SAC",
         lines,
+        stamp=stamp,
     )
 
 

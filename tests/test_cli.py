@@ -110,6 +110,18 @@ def test_help_lists_every_config_field(capsys):
         assert f"--{f.name.replace('_', '-')}" in out
 
 
+def test_help_shows_the_chosen_algos_defaults_for_shared_fields(capsys):
+    import re
+
+    def batch_default(argv):
+        _, out, _ = run_cli(argv, capsys)
+        return re.search(r"--batch-size BATCH_SIZE\s+(.*?)\(default: (\d+)\)", out, re.S).group(2)
+
+    assert batch_default(["train", "--help"]) == "100"  # MEMB's (the paper's)
+    assert batch_default(["train", "--algo", "sac", "--help"]) == "256"  # SAC's own
+    assert batch_default(["train", "--algo=sac", "--help"]) == "256"
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """One short `memb train` run shared by the tests that read a run directory."""

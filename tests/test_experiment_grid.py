@@ -176,6 +176,38 @@ def test_sigterm_stops_the_grid_without_starting_queued_runs(tmp_path):
     assert os.listdir(out / "memb/Pendulum-v1-s0/checkpoints")  # the running one wrote a checkpoint
 
 
+def test_sigterm_with_two_workers_after_one_has_finished_stops_promptly(tmp_path):
+    """A stop that arrives while one worker's run is done and the other's still trains: the coordinator waits for
+    the running one's checkpoint and exits (a process pool used to hang here in its shutdown)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "exp"
+    grid = tmp_path / "grid.toml"
+    grid.write_text('envs = ["Pendulum-v1"]\nseeds = "0"\npreset = "none"\n'
+                    "[configs.short]\nsteps = 300\n[configs.long]\nsteps = 30000\n")  # fmt: skip
+    flags = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TINY.items()]
+    flags = [f for f in flags if not f.startswith("--steps")]
+    cmd = [sys.executable, "-m", "memb.cli.main", "experiment", str(grid), "--workers", "2", "--no-progress",
+           "--out", str(out), *flags]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        short, long = out / "short/Pendulum-v1-s0", out / "long/Pendulum-v1-s0"
+        while not ((short / "summary.json").is_file() and (long / "eval.csv").is_file()) and time.time() < deadline:
+            time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    status = pd.read_csv(out / "index.csv").set_index("label")["status"].to_dict()
+    assert status == {"short": "done", "long": "interrupted"}, status
+
+
 def test_a_run_written_before_new_config_fields_is_still_the_same_run(tmp_path):
     import json
 

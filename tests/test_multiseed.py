@@ -21,24 +21,24 @@ def _max_param_diff(a, b) -> float:
     return max(leaves)
 
 
-@pytest.mark.parametrize("algo", ["memb"])  # SAC, TD3 and DDPG share the path (update_function); checked by hand
-def test_each_seed_of_a_vmapped_run_equals_its_single_run(tmp_path, algo):
-    over = dict(TINY_RUN, env="Pendulum-v1", steps=300)
-    if algo != "memb":
-        over = {k: v for k, v in over.items() if k not in ("model_warmup_steps", "model_hidden")}
-    run, _ = resolve(over, algo=algo, preset="none")
-    multi = train_seeds(run, [0, 3], [tmp_path / "m0", tmp_path / "m3"], progress=False, tensorboard=False)
-    single = train(
-        dataclasses.replace(run, train=dataclasses.replace(run.train, seed=3)),
-        tmp_path / "s3",
-        progress=False,
-        tensorboard=False,
-    )
-    # the same random streams; only batched matmuls may round differently
-    np.testing.assert_allclose(
-        [r["return_mean"] for r in multi[1].eval_rows], [r["return_mean"] for r in single.eval_rows], rtol=1e-4
-    )
-    assert _max_param_diff(multi[1].state, single.state) < 1e-3
+@pytest.mark.parametrize("groups", [1, 2])  # all seeds in one vmapped call; two groups updating in two threads
+def test_each_seed_of_a_vmapped_run_equals_its_single_run(tmp_path, groups):
+    run, _ = resolve(dict(TINY_RUN, env="Pendulum-v1", steps=300), preset="none")
+    seeds = [0, 3, 5]  # with 2 groups: (0, 3) and (5,)
+    outs = [tmp_path / f"m{s}" for s in seeds]
+    multi = train_seeds(run, seeds, outs, progress=False, tensorboard=False, groups=groups)
+    for i in (1, 2):  # seed 3 (batched with seed 0) and seed 5 (alone in its group with 2 groups)
+        single = train(
+            dataclasses.replace(run, train=dataclasses.replace(run.train, seed=seeds[i])),
+            tmp_path / f"s{seeds[i]}",
+            progress=False,
+            tensorboard=False,
+        )
+        # the same random streams; only batched matmuls may round differently
+        np.testing.assert_allclose(
+            [r["return_mean"] for r in multi[i].eval_rows], [r["return_mean"] for r in single.eval_rows], rtol=1e-4
+        )
+        assert _max_param_diff(multi[i].state, single.state) < 1e-3
     assert multi[0].eval_rows[-1]["return_mean"] != multi[1].eval_rows[-1]["return_mean"]  # seeds differ
 
 

@@ -31,13 +31,15 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> list[str]:
-    """A flag for every config field, defaulting to 'not given' so that presets and files can apply."""
+def _add_config_flags(parser: argparse.ArgumentParser, algo: str | None = None) -> list[str]:
+    """A flag for every config field, defaulting to 'not given' so that presets and files can apply. A field that
+    several agents share is listed once, with the default of `algo` when that agent has it (else the first's)."""
     from memb.agents import AGENTS
     from memb.training import TrainConfig
 
     names = []
-    groups = [("trainer", TrainConfig), *((f"agent ({name})", a.Config) for name, a in AGENTS.items())]
+    agents = sorted(AGENTS.items(), key=lambda item: item[0] != algo)  # `algo` first; the rest in their order
+    groups = [("trainer", TrainConfig), *((f"agent ({name})", a.Config) for name, a in agents)]
     for title, cls in groups:
         group = parser.add_argument_group(f"{title} settings")
         for f in dataclasses.fields(cls):
@@ -74,7 +76,19 @@ def _add_launch_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _algo_in(argv: list[str]) -> str | None:
+    """The agent `--algo` names in argv (the last one given, the first of a list), so that `--help` can show its
+    defaults."""
+    algo = None
+    for i, arg in enumerate(argv):
+        if arg == "--algo" and i + 1 < len(argv):
+            algo = argv[i + 1]
+        elif arg.startswith("--algo="):
+            algo = arg.split("=", 1)[1]
+    return algo.split(",")[0].strip() if algo else None
+
+
+def build_parser(algo: str | None = None) -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="memb",
         description="MEMB: model-embedding model-based RL. `memb train` alone trains on Pendulum-v1.",
@@ -112,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    _add_config_flags(train)
+    _add_config_flags(train, algo)
 
     experiment = sub.add_parser(
         "experiment",
@@ -140,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", default=None, help="with --steps paper: this fraction of each task's paper budget (default: 1)"
     )
     _add_launch_flags(experiment)
-    _add_config_flags(experiment)
+    _add_config_flags(experiment, algo)
 
     from memb.experiments.ablations import ABLATIONS
 
@@ -246,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_algo_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

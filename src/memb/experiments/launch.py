@@ -9,10 +9,10 @@ Only the coordinator writes index.csv and experiment.json, atomically; each run 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import json
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -88,12 +88,17 @@ def classify(run: Run, run_dir: Path) -> RunState:
             f"{run_dir} holds a run with another config; pass a new --out, or delete that run directory to redo it"
         )
     state.step, state.last_return = _last_eval(run_dir)
-    summary = run_dir / "summary.json"
-    if summary.is_file() and json.loads(summary.read_text()).get("final_step", -1) >= run.config.train.steps:
+    if reached_budget(run, run_dir):
         state.status = "skipped"
     else:
         state.resume = True
     return state
+
+
+def reached_budget(run: Run, run_dir: Path) -> bool:
+    """Whether the run in `run_dir` has finished its steps (its summary says so)."""
+    summary = run_dir / "summary.json"
+    return summary.is_file() and json.loads(summary.read_text()).get("final_step", -1) >= run.config.train.steps
 
 
 # ----------------------------------------------------------------------------------------------- one run, anywhere
@@ -190,24 +195,14 @@ def _redirect_output(log):
         os.close(saved[1])
 
 
-_SLOTS: Any = None
-_STOP: Any = None  # set by the coordinator on Ctrl-C/SIGTERM: tasks the pool had already handed out never start
-
-
-def _init_worker(slots, stop=None) -> None:
-    global _SLOTS, _STOP
-    _SLOTS, _STOP = slots, stop
-
-
-def _pool_task(configs: list[dict[str, Any]], run_dirs: list[str], resume: bool) -> list[tuple[str, str]]:
-    if _STOP is not None and _STOP.is_set():
-        return [("interrupted", "the experiment was stopped before this run started")] * len(run_dirs)
-    cpus = _SLOTS.get() if _SLOTS is not None else None
+def _process_task(send, configs: list[dict[str, Any]], run_dirs: list[str], resume: bool, cpus: list[int]) -> None:
+    """The body of one local worker process: train one group of runs on `cpus` and send back their results."""
     try:
-        return run_group(configs, run_dirs, resume, cpus)
+        results = run_group(configs, run_dirs, resume, cpus)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # trained: a stop from now on must not lose the results
+        send.send(results)
     finally:
-        if cpus is not None:
-            _SLOTS.put(cpus)
+        send.close()
 
 
 def core_shares(workers: int, cores: list[int] | None = None) -> list[list[int]]:
@@ -327,35 +322,76 @@ def _sigterm_as_interrupt():
 
 
 def _local_backend(groups, out, workers, address, cpus_per_run, poll_s, refresh, finish) -> None:
+    """Each group of runs in a fresh spawned process (JAX must not be forked), at most `workers` at a time, each on
+    its own share of the cores. Hand-written rather than a ProcessPoolExecutor: a pool hands tasks to its workers
+    ahead of time, and after a SIGTERM its shutdown could hang on a worker that had already finished its task;
+    here a queued group has no process until it starts, and a stop reaches exactly the processes that run."""
     n_cores = len(os.sched_getaffinity(0))
     if workers is None:
         workers = max(1, int(n_cores // cpus_per_run))
     workers = min(workers, len(groups))
-    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: JAX must not be forked
-    manager = ctx.Manager()
-    slots, stop = manager.Queue(), manager.Event()
-    for share in core_shares(workers):
-        slots.put(share)
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(slots, stop)) as pool:
-        futures = {pool.submit(_pool_task, *_task(g, out)): g for g in groups}
-        try:
-            _wait_all(dict(futures), poll_s, refresh, finish, lambda f: f.result())
-        except BaseException:
-            # Ctrl-C or SIGTERM: queued runs never start; running ones get SIGTERM, checkpoint and stop (SIGTERM,
-            # because after a terminal's Ctrl-C, which reached them too, a second SIGINT means "stop at once")
-            stop.set()  # the pool hands a task or more to its workers ahead of time; those must not start either
-            for f in futures:
-                f.cancel()
-            running = getattr(pool, "_processes", None) or {}  # CPython's pool keeps its worker processes here
-            for process in list(running.values()):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
-            pool.shutdown(wait=True, cancel_futures=True)
-            for f, group in futures.items():  # what the stopped runs reported
-                if f.done() and not f.cancelled() and f.exception() is None:
-                    for state, result in zip(group, f.result(), strict=True):
-                        finish(state, tuple(result))
-            raise
+    ctx = mp.get_context("spawn")
+    free, queued = core_shares(workers), list(groups)
+    running: dict = {}  # process -> (group, its core share, the pipe its results come back on)
+    received: dict = {}  # process -> its results, read as soon as they arrive (None: it closed the pipe without)
+    stopping = False
+
+    def without_report(group: list[RunState], exitcode: int | None) -> list[tuple[str, str]]:
+        """The results of a group whose process ended without reporting them."""
+        results = []
+        for state in group:
+            if reached_budget(state.run, Path(out) / state.run.name):  # stopped after training, before it could report
+                results.append(("done", ""))
+            elif stopping and exitcode in (-signal.SIGTERM, -signal.SIGINT, 1):  # stopped before training began
+                results.append(("interrupted", "the experiment was stopped before this run started"))
+            else:  # killed, out of memory
+                results.append(("failed", f"its worker process ended with exit code {exitcode}"))
+        return results
+
+    def collect(timeout: float | None) -> None:
+        """Wait up to `timeout` for a process to report or end; finish the runs of every process that has ended."""
+        pipes = [r for p, (_, _, r) in running.items() if p not in received]
+        if running:
+            mp.connection.wait([p.sentinel for p in running] + pipes, timeout=timeout)
+        for process, (group, share, receive) in list(running.items()):
+            if process not in received and receive.poll():
+                try:
+                    received[process] = [tuple(r) for r in receive.recv()]
+                except (EOFError, OSError):
+                    received[process] = None
+                receive.close()
+            if process.is_alive():
+                continue
+            process.join()
+            results = received.get(process) or without_report(group, process.exitcode)
+            for state, result in zip(group, results, strict=True):
+                finish(state, result)
+            del running[process]  # only once finished: a stop in between still finds it here
+            received.pop(process, None)
+            free.append(share)
+
+    try:
+        while queued or running:
+            while queued and free:
+                group, share = queued[0], free[0]
+                receive, send = ctx.Pipe(duplex=False)
+                process = ctx.Process(target=_process_task, args=(send, *_task(group, out), share))
+                process.start()
+                running[process] = (group, share, receive)
+                del queued[0], free[0]
+                send.close()  # the child holds the only write end: its death reads as EOF here
+            collect(poll_s)
+            refresh()
+    except BaseException:
+        # Ctrl-C or SIGTERM: queued groups never start; running ones get SIGTERM, checkpoint and report "interrupted"
+        # (SIGTERM, because after a terminal's Ctrl-C, which reached them too, a second SIGINT means "stop at once")
+        stopping = True
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+        while running:
+            collect(None)
+        raise
 
 
 def _task(group: list[RunState], out: Path) -> tuple[list[dict], list[str], bool]:
@@ -366,13 +402,10 @@ def _task(group: list[RunState], out: Path) -> tuple[list[dict], list[str], bool
     )
 
 
-def _wait_all(pending: dict, poll_s: float, refresh, finish, result_of, wait=None) -> None:
-    """Finish each group's runs as its task completes (a future, or a Ray reference with Ray's `wait`)."""
+def _wait_all(pending: dict, refresh, finish, result_of, wait) -> None:
+    """Finish each group's runs as its task completes (`wait` returns the references that are done)."""
     while pending:
-        if wait is None:
-            done, _ = cf.wait(list(pending), timeout=poll_s, return_when=cf.FIRST_COMPLETED)
-        else:
-            done = wait(list(pending))
+        done = wait(list(pending))
         for f in done:
             group = pending.pop(f)
             try:
@@ -398,6 +431,4 @@ def _ray_backend(groups, out, workers, address, cpus_per_run, poll_s, refresh, f
     # The run directories must be on a filesystem that every node shares.
     remote = ray.remote(num_cpus=cpus_per_run, max_calls=1)(run_group)
     refs = {remote.remote(*_task(g, out)): g for g in groups}
-    _wait_all(
-        refs, poll_s, refresh, finish, ray.get, wait=lambda refs: ray.wait(refs, num_returns=1, timeout=poll_s)[0]
-    )
+    _wait_all(refs, refresh, finish, ray.get, wait=lambda refs: ray.wait(refs, num_returns=1, timeout=poll_s)[0])

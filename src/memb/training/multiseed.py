@@ -1,18 +1,28 @@
-"""Many seeds in one process: independent runs in lockstep, their device work one `jax.vmap` over the seeds.
+"""Many seeds in one process: independent runs, their device work vmapped over the seeds.
 
 Each seed keeps everything a single run has (trainer._Run): its env, replay buffer, NumPy generator, JAX keys, run
 directory, evaluations, checkpoints and divergence guard. Only the two device computations of an env step are batched
 over the seeds: the policy's actions and the updates (the agent's own pure update function, vmapped and jitted).
 Seed i therefore draws the same random numbers as `memb train --seed i` and ends with the same results up to the
-rounding of batched matrix products. The agent states live stacked on the device; a seed's slice is taken out only
-when that seed evaluates or writes a checkpoint.
+rounding of batched matrix products.
+
+The seeds form groups, each a lockstep loop over its seeds with their agent states stacked on the device. On a CPU
+there is one group per core and each group's loop runs in its own thread (JAX releases the GIL while it computes):
+one vmapped call over all seeds would not use the cores better than a single run does, because each seed has its own
+weights and XLA runs the seeds' products one after another. The groups do not wait for one another, so a core whose
+group is smaller does not idle; it takes its share of the cores' pool when it is done. On a GPU all seeds are one
+group, one call.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -50,12 +60,17 @@ def train_seeds(
     resume: bool = False,
     progress: bool = True,
     tensorboard: bool = True,
+    groups: int | None = None,
 ) -> list[TrainResult]:
-    """Train `config` once per seed (its `train.seed` replaced), seed i into `outs[i]`, all in lockstep."""
+    """Train `config` once per seed (its `train.seed` replaced), seed i into `outs[i]`. The seeds are split into
+    `groups` groups of consecutive seeds, each trained in lockstep with its updates vmapped, the groups at the same
+    time in threads (default: one group per usable core on a CPU, one group on a GPU)."""
     if len(seeds) != len(outs) or not seeds:
         raise ValueError("pass one output directory per seed")
     if len(set(seeds)) != len(seeds):
         raise RunDirError(f"seeds {list(seeds)} repeat a seed; pass distinct seeds such as 0-4")
+    if groups is not None and (not isinstance(groups, int) or groups < 1):
+        raise ValueError(f"groups must be a positive integer, got {groups!r}")
     probe = make_env(env if env is not None else config.train.env)
     agent = build_agent(config, probe)
     probe.close()
@@ -72,7 +87,17 @@ def train_seeds(
             runs.append(prepare(seed_config, out, env=env, overwrite=overwrite, resume=resume, agent=agent))
         if resume:
             _restore_common_step(runs)
-        return _Lockstep(agent, runs).loop(progress=progress, tensorboard=tensorboard)
+        if groups is None:  # a GPU runs one batched call best; a CPU, one group per core
+            groups = len(os.sched_getaffinity(0)) if jax.default_backend() == "cpu" else 1
+        parts = [list(p) for p in np.array_split(np.arange(len(runs)), min(groups, len(runs)))]
+        loops = [_Lockstep(agent, [runs[i] for i in p], leader=runs[0]) for p in parts]
+        previous = runs[0]._install_signal_handlers()  # the leader's stop_signal stops every group
+        try:
+            if len(loops) == 1:
+                return loops[0].loop(progress=progress, tensorboard=tensorboard)
+            return _in_threads(loops, runs[0], progress=progress, tensorboard=tensorboard)
+        finally:
+            runs[0]._restore_signal_handlers(previous)
     finally:
         for run in runs:
             run.close_envs()
@@ -98,9 +123,42 @@ def _restore_common_step(runs: list[_Run]) -> None:
         run.restore(found[step])
 
 
+def _in_threads(loops: list[_Lockstep], leader: _Run, *, progress: bool, tensorboard: bool) -> list[TrainResult]:
+    """Each group's loop in its own thread; their results in seed order. When a group fails, the others checkpoint
+    and stop (as after a SIGTERM) and the failure is raised; a stop signal reaches them all through the leader."""
+    abort = threading.Event()
+    for group_loop in loops:
+        group_loop.abort = abort
+    with cf.ThreadPoolExecutor(len(loops)) as pool:
+        futures = [
+            pool.submit(group_loop.loop, progress=progress and g == 0, tensorboard=tensorboard)
+            for g, group_loop in enumerate(loops)
+        ]
+        try:
+            done, _ = cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done) and leader.stop_signal is None:
+                leader.stop_signal = signal.SIGTERM  # the other groups checkpoint and stop
+            cf.wait(futures)
+        except BaseException:  # a second Ctrl-C: stop at once, as a single run does
+            abort.set()
+            cf.wait(futures)
+            raise
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    stops = [e for e in errors if isinstance(e, Interrupted)]
+    if errors:
+        raise next((e for e in errors if not isinstance(e, Interrupted)), stops[0] if stops else errors[0])
+    return [result for f in futures for result in f.result()]
+
+
 class _Lockstep:
-    def __init__(self, agent, runs: list[_Run]):
+    """One group of seeds in lockstep: their agent states stacked, each env step's actions and updates one vmapped
+    call each. `leader`: the run whose stop_signal (set by the signal handlers) stops this group; `abort`: set when
+    the process must stop at once."""
+
+    def __init__(self, agent, runs: list[_Run], leader: _Run | None = None):
         self.agent, self.runs = agent, runs
+        self.leader = leader or runs[0]
+        self.abort: threading.Event | None = None
         self.act = jax.jit(jax.vmap(partial(agent.act_fn, deterministic=False)))
         self.updates: dict = {}  # update function -> its vmapped, jitted form
 
@@ -114,12 +172,13 @@ class _Lockstep:
         runs, agent = self.runs, self.agent
         tc = runs[0].tc
         for i, run in enumerate(runs):
-            run.open_outputs(progress and i == 0, tensorboard)  # one progress bar: seed 0's
-        previous = runs[0]._install_signal_handlers()
+            run.open_outputs(progress and i == 0, tensorboard)  # one progress bar: the group's first seed's
         stacked = _stack([run.state for run in runs])
         keys = jnp.stack([run.act_key for run in runs])  # stacked like the states; written back when a seed saves
         try:
             while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
+                if self.abort is not None and self.abort.is_set():
+                    raise KeyboardInterrupt
                 step = runs[0].loop_state.step
                 # act: each seed's own uniform draws first; then all policies in one vmapped call
                 randoms = [run.random_action() for run in runs]
@@ -135,20 +194,20 @@ class _Lockstep:
                 batches = [run.sample(step) for run in runs]
                 if batches[0] is not None:
                     new, info = self.vmapped_update(step)(stacked, _stack(batches))
-                    finite = np.asarray(info["finite"])
+                    info = jax.device_get(info)
+                    finite = np.asarray(info.pop("finite"))
                     if finite.all():
                         stacked = new
-                        host_info = jax.device_get({k: v for k, v in info.items() if k != "finite"})
                         for i, run in enumerate(runs):
-                            run.loop_state.pending.append({k: v[i] for k, v in host_info.items()})
+                            run.loop_state.pending.append({k: v[i] for k, v in info.items()})
                             run.loop_state.rounds += agent.rounds_per_step(step)
                     else:  # the seeds that diverged go through their own guard; the others keep their update
-                        stacked = self._guard(stacked, new, info, finite, step)
+                        stacked = self._guard(stacked, new, {**info, "finite": finite}, step)
 
                 # evaluate and checkpoint: each seed reads its slice of the stacked state
-                if runs[0].stop_signal is not None:
-                    for run in runs[1:]:
-                        run.stop_signal = runs[0].stop_signal
+                if self.leader.stop_signal is not None:
+                    for run in runs:
+                        run.stop_signal = self.leader.stop_signal
                 if runs[0].state_needed():
                     for i, run in enumerate(runs):
                         run.state, run.act_key = _slice(stacked, i), keys[i]
@@ -161,14 +220,13 @@ class _Lockstep:
                 if stopped is not None:
                     raise stopped
         finally:
-            runs[0]._restore_signal_handlers(previous)
             for run in runs:
                 run.close_outputs()
         for i, run in enumerate(runs):
             run.state, run.act_key = _slice(stacked, i), keys[i]
         return [run.finish() for run in runs]
 
-    def _guard(self, stacked, new, info, finite: np.ndarray, step: int):
+    def _guard(self, stacked, new, info, step: int):
         states = []
         for i, run in enumerate(self.runs):
             seed_info = {k: v[i] for k, v in info.items()}

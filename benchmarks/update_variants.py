@@ -1,0 +1,89 @@
+"""What the non-matmul parts of MEMB's update cost: the fused update (batch 256, every MLP (256, 256), m = 5,
+HalfCheetah-v5 shapes) as it is, and with one part replaced by something (almost) free, against the 256^3 roofline
+measured in the same run.
+
+    python benchmarks/update_variants.py                   # base, sgd, no-health, no-polyak
+    python benchmarks/update_variants.py --prng rbg        # the same with JAX's rbg random bits instead of threefry
+
+Variants (each changes what the update computes, so they are measurements, never settings):
+  base       the update as memb runs it
+  sgd        plain SGD instead of Adam for the policy, model and value optimizers (Adam's moment updates are
+             elementwise passes over every parameter)
+  no-health  no divergence check (the per-env-step finiteness reduction over every parameter)
+  no-polyak  no target-V averaging
+A variant that runs much faster than the base shows where the update's time goes outside its matrix products.
+Written to benchmarks/results/performance/update-variants-<date>.json and .md. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variants", default="base,sgd,no-health,no-polyak")
+    p.add_argument("--prng", default="threefry2x32", choices=("threefry2x32", "rbg", "unsafe_rbg"))
+    p.add_argument("--seconds", type=float, default=4.0)
+    args = p.parse_args()
+    jax.config.update("jax_default_prng_impl", args.prng)  # before any key is made
+
+    import jax.numpy as jnp
+    import optax
+    from throughput import ACT, OBS, SETTINGS, matmul_gflops, update_rate
+
+    import memb.agents.memb as memb_module
+    from memb.agents import MEMB
+    from memb.agents.memb import update_flops
+    from memb.experiments import resolve
+
+    from _record import header, write_record
+
+    started = header()
+    run, _ = resolve({"env": "HalfCheetah-v5", **SETTINGS["batch256-all256"]})
+    flops_per_round = update_flops(run.agent, OBS, ACT)["env_step"] / run.agent.updates_per_step
+    polyak = memb_module.polyak_update
+
+    def make(variant: str) -> MEMB:
+        memb_module.polyak_update = (lambda online, target, tau: target) if variant == "no-polyak" else polyak
+        agent = MEMB(run.agent, OBS, ACT)
+        if variant == "sgd":
+            agent.policy_opt = agent.model_opt = agent.value_opt = optax.sgd(1e-4)
+        if variant == "no-health":
+            agent.health = lambda state, info: jnp.ones(len(agent.components), bool)
+        agent._update = jax.jit(agent.update_fn)  # traced afresh with the replaced parts
+        return agent
+
+    roofline = matmul_gflops(2.0)
+    rows = []
+    for variant in args.variants.split(","):
+        rounds = update_rate(make(variant), args.seconds)
+        gflops = rounds * flops_per_round / 1e9
+        rows.append({"variant": variant, "rounds_per_s": rounds, "gflops": gflops, "fraction": gflops / roofline})
+        print(f"{variant} ({args.prng}): {rounds:.1f} rounds/s, {gflops:.1f} GFLOP/s, {gflops / roofline:.0%}")
+    memb_module.polyak_update = polyak
+    base = next((r for r in rows if r["variant"] == "base"), rows[0])
+    record = {**started, "prng": args.prng, "roofline_gflops": roofline, "variants": rows}
+    lines = [
+        f"- batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes; random bits: {args.prng}",
+        f"- the 256^3 float32 chain in the same run: {roofline:.1f} GFLOP/s",
+        "",
+        "| variant | rounds/s | GFLOP/s (counted matmul FLOPs) | of the roofline | time per round against base |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['variant']} | {r['rounds_per_s']:.1f} | {r['gflops']:.1f} | {r['fraction']:.0%} | "
+            f"{base['rounds_per_s'] / r['rounds_per_s']:.0%} |"
+            for r in rows
+        ],
+    ]
+    write_record("performance", "update-variants-", record, "MEMB's update with parts replaced", lines)
+
+
+if __name__ == "__main__":
+    main()
