@@ -144,9 +144,8 @@ def _in_threads(loops: list[_Lockstep], leader: _Run, *, progress: bool, tensorb
             cf.wait(futures)
             raise
     errors = [f.exception() for f in futures if f.exception() is not None]
-    stops = [e for e in errors if isinstance(e, Interrupted)]
-    if errors:
-        raise next((e for e in errors if not isinstance(e, Interrupted)), stops[0] if stops else errors[0])
+    if errors:  # a group's own failure before the stops it caused in the others
+        raise next((e for e in errors if not isinstance(e, Interrupted)), errors[0])
     return [result for f in futures for result in f.result()]
 
 
