@@ -12,8 +12,10 @@ RUNS=(
   $R/paper-budgets/memb/InvertedPendulum-v5-s{0,1,2,3,4}
   $R/baselines/sac-log-std/clip
   $R/baselines/mbpo-inverted-pendulum
-  # HalfCheetah-v5: MEMB seed 0 at 200k
+  # HalfCheetah-v5: MEMB seed 0 at 200k; SAC, TD3 and DDPG at 200k, seeds 0-2 (as far as each has run:
+  # halfcheetah-200k/index.csv has each run's status and step)
   $R/halfcheetah-200k/seed0
+  $R/baselines/halfcheetah-200k
   # Hopper-v5: MEMB seed 0 at the paper's 300k
   $R/hopper-300k/seed0
 )
