@@ -67,6 +67,24 @@ def test_update_moves_targets_by_polyak_and_respects_the_random_phase(rng):
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6), new.target, expected)
 
 
+def test_an_update_from_a_non_finite_component_is_flagged_for_that_component(rng):
+    agent, state = _sac()
+    b = jax.tree.map(lambda x: x[None], random_batch(rng, 8, 3, 2))
+
+    def poisoned(tree):  # NaN in the first weight of the first leaf
+        leaves, treedef = jax.tree.flatten(tree)
+        return jax.tree.unflatten(treedef, [leaves[0].at[(0,) * leaves[0].ndim].set(jnp.nan), *leaves[1:]])
+
+    for component, bad in [
+        ("policy", state.replace(params={**state.params, "policy": poisoned(state.params["policy"])})),
+        ("value", state.replace(params={**state.params, "q": poisoned(state.params["q"])})),
+        ("alpha", state.replace(log_alpha=jnp.asarray(jnp.nan))),
+    ]:
+        _, info = agent.update(bad, b, agent.config.random_steps)
+        flagged = dict(zip(agent.components, np.asarray(info["finite"]), strict=True))
+        assert not flagged[component], (component, flagged)
+
+
 def test_sac_learns_pendulum(tmp_path):
     """4000 steps at the SB3 zoo's Pendulum learning rate (1e-3): from about −1500 untrained to better than −400."""
     agent = SACConfig(random_steps=1000, batch_size=128, policy_lr=1e-3, value_lr=1e-3, alpha_lr=1e-3)

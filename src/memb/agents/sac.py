@@ -195,9 +195,11 @@ class SAC:
         return state, {**info, "finite": self.health(state, info)}
 
     def health(self, state: SACState, info: dict) -> jax.Array:
+        """Per component: are its parameters and its loss finite? The targets are not read: they are Polyak averages
+        of online parameters that each passed this check (a failed update is dropped whole), hence finite."""
         checks = {
             "policy": all_finite(state.params["policy"], info["policy_loss"]),
-            "value": all_finite(_value_params(state.params), state.target, info["q_loss"]),
+            "value": all_finite(_value_params(state.params), info["q_loss"]),
             "alpha": all_finite(state.log_alpha),
         }
         return jnp.stack([checks[c] for c in self.components])
