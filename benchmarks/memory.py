@@ -4,8 +4,9 @@ Starts `memb train` with `--steps 1000000` (so that the buffer holds 1M transiti
 start, see memb/training/buffer.py), samples the process's resident memory every second from /proc, stops the run
 with SIGINT once it has done `--run-steps` env steps (it writes a checkpoint and exits), and records:
   - the peak resident memory (the kernel's VmHWM, read just before the stop) and the buffer's share of it;
-  - the resident memory at the end of every epoch (metrics.csv's rss_mb) and its least-squares slope over the epochs
-    after the warm-up, in MiB per 10k env steps: a leak shows as a positive slope.
+  - the resident memory at the end of every epoch (metrics.csv's rss_mb, and anon_mb, its anonymous part) and the
+    least-squares slope of each over the epochs after the warm-up, in MiB per 10k env steps: a leak shows as a
+    positive slope of anon_mb (rss_mb also counts mapped library files, which the kernel may page out and back in).
 
     python benchmarks/memory.py [--env HalfCheetah-v5] [--run-steps 20000] [--record memory-] [-- EXTRA memb ARGS]
 """
@@ -42,7 +43,10 @@ def epochs(metrics: Path) -> list[dict]:
     if not metrics.exists():
         return []
     with open(metrics) as f:
-        return [{"step": int(r["step"]), "rss_mb": float(r["rss_mb"])} for r in csv.DictReader(f)]
+        return [
+            {"step": int(r["step"]), "rss_mb": float(r["rss_mb"]), "anon_mb": float(r.get("anon_mb") or "nan")}
+            for r in csv.DictReader(f)
+        ]
 
 
 def main() -> None:
@@ -83,11 +87,12 @@ def main() -> None:
     buffer_mib = buffer_bytes(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0]) / 2**20
     env.close()
     late = [r for r in rows if r["step"] >= args.skip_steps]
-    slope = float("nan")
+    slopes = {"rss_mb": float("nan"), "anon_mb": float("nan")}
     if len(late) >= 3:
         x = np.array([r["step"] for r in late], float)
-        y = np.array([r["rss_mb"] for r in late])
-        slope = float(np.polyfit(x, y, 1)[0] * 10_000)
+        for k in slopes:
+            slopes[k] = float(np.polyfit(x, np.array([r[k] for r in late]), 1)[0] * 10_000)
+    slope = slopes["anon_mb"]
     record = {
         **started,
         "env": args.env,
@@ -95,24 +100,26 @@ def main() -> None:
         "buffer_size": args.buffer_size,
         "buffer_mib": buffer_mib,
         "peak_rss_mib": peak,
-        "slope_mib_per_10k_steps": slope,
+        "slope_mib_per_10k_steps": slope,  # of anon_mb
+        "rss_slope_mib_per_10k_steps": slopes["rss_mb"],
         "epochs": rows,
         "rss_samples": samples,
     }
-    first, last = (late[0], late[-1]) if late else ({"rss_mb": float("nan"), "step": 0},) * 2
+    first, last = (late[0], late[-1]) if late else ({"rss_mb": float("nan"), "anon_mb": float("nan"), "step": 0},) * 2
     lines = [
         "",
         f"- run: `{' '.join(['memb', *cmd[1:-2]])}`, stopped with SIGINT after {rows[-1]['step'] if rows else 0} "
         "env steps",
         f"- buffer: {args.buffer_size:,} transitions = {buffer_mib:.0f} MiB, resident from the start",
         f"- peak resident memory (VmHWM): **{peak:.0f} MiB**",
-        f"- resident memory at the end of each epoch from step {args.skip_steps}: {first['rss_mb']:.0f} MiB at "
-        f"{first['step']} → {last['rss_mb']:.0f} MiB at {last['step']}; least-squares slope **{slope:+.2f} MiB per "
-        "10k env steps**",
+        f"- anonymous resident memory at the end of each epoch from step {args.skip_steps}: {first['anon_mb']:.0f} "
+        f"MiB at {first['step']} → {last['anon_mb']:.0f} MiB at {last['step']}; least-squares slope **{slope:+.2f} "
+        f"MiB per 10k env steps** (all resident memory: {first['rss_mb']:.0f} → {last['rss_mb']:.0f} MiB, "
+        f"{slopes['rss_mb']:+.2f} per 10k)",
         "",
-        "| step | rss (MiB) |",
-        "|---|---|",
-        *[f"| {r['step']} | {r['rss_mb']:.1f} |" for r in rows],
+        "| step | rss (MiB) | anonymous (MiB) |",
+        "|---|---|---|",
+        *[f"| {r['step']} | {r['rss_mb']:.1f} | {r['anon_mb']:.1f} |" for r in rows],
     ]
     print("\n".join(lines))
     if args.record:

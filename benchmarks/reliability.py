@@ -31,7 +31,7 @@ from memb.training.io import write_json_atomic  # noqa: E402
 from _record import header  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "reliability"
-TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", "rss_mb"}  # and memory
+TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", "rss_mb", "anon_mb"}  # and memory
 
 
 def small_run_args(env: str, steps: int) -> list[str]:

@@ -19,7 +19,7 @@ from memb.training import DivergenceError, ReplayBuffer, RunConfig, TrainConfig,
 import envs_for_tests  # noqa: F401
 from conftest import tiny_config
 
-TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", "rss_mb"}  # and memory
+TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", "rss_mb", "anon_mb"}  # and memory
 
 
 def cli_args(env: str, steps: int) -> list[str]:

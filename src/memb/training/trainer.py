@@ -366,7 +366,7 @@ class _Run:
             "env_steps_per_s": steps_in_epoch / ls.epoch_seconds,
             "train_time": ls.train_seconds,
             "eval_time": time.perf_counter() - eval_start,
-            "rss_mb": _resident_mb(),
+            **_resident_mb(),
         }
         ls.metric_rows.append(metric_row)
         ls.pending, ls.rounds, ls.epoch_seconds = [], 0, 0.0
@@ -563,13 +563,19 @@ def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
             raw["opt_state"][name] = {**new, "inner_state": opt, "count": opt["0"]["count"]}
 
 
-def _resident_mb() -> float:
-    """This process's resident memory now, in MiB (Linux /proc; NaN elsewhere): metrics.csv tracks it per epoch."""
+def _resident_mb() -> dict[str, float]:
+    """This process's resident memory now, in MiB (Linux /proc; NaN elsewhere), for metrics.csv every epoch:
+    `rss_mb`, all of it, and `anon_mb`, its anonymous part (heap, replay buffer, JAX's arrays and executables).
+    A leak shows in `anon_mb`. `rss_mb` also counts the mapped library files, which the kernel may page out and
+    in again at any time (this project's machine runs DAMON page-out), so it can drop without anything freed."""
     try:
         with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+            fields = f.read().split()
+        page = os.sysconf("SC_PAGE_SIZE") / 2**20
+        resident, shared = int(fields[1]), int(fields[2])  # shared: file-backed and shared-memory pages
+        return {"rss_mb": resident * page, "anon_mb": (resident - shared) * page}
     except (OSError, ValueError, IndexError):
-        return float("nan")
+        return {"rss_mb": float("nan"), "anon_mb": float("nan")}
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
