@@ -51,14 +51,14 @@ def memb_rate(algo: str, env: str, steps: int, warm: int, overrides: dict) -> fl
     return float(len(rates) * epoch / (epoch / rates).sum())
 
 
-def sb3_sac_rate(env_id: str, steps: int, warm: int) -> float:
+def sb3_sac(env: gym.Env):
+    """Stable-Baselines3's SAC with memb SAC's settings here: batch 256, (256, 256), one gradient step per env step
+    from step 1,000, torch on every core this process may use."""
     import torch
     from stable_baselines3 import SAC
-    from stable_baselines3.common.callbacks import BaseCallback
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    env = gym.make(env_id)
-    model = SAC(
+    return SAC(
         "MlpPolicy",
         env,
         batch_size=256,
@@ -69,6 +69,13 @@ def sb3_sac_rate(env_id: str, steps: int, warm: int) -> float:
         seed=0,
         verbose=0,
     )
+
+
+def sb3_sac_rate(env_id: str, steps: int, warm: int) -> float:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    env = gym.make(env_id)
+    model = sb3_sac(env)
     marks: dict[int, float] = {}
 
     class Clock(BaseCallback):

@@ -19,7 +19,6 @@ update, and what the update alone would have to reach for a 2× whole-loop speed
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from agent_speed import memb_rate, sb3_sac_rate  # noqa: E402
+from agent_speed import memb_rate, sb3_sac, sb3_sac_rate  # noqa: E402
 
 from memb.agents import SAC  # noqa: E402
 from memb.experiments import resolve  # noqa: E402
@@ -100,22 +99,8 @@ def memb_parts(seconds: float) -> dict[str, float]:
 
 
 def sb3_parts(seconds: float) -> dict[str, float]:
-    import torch
-    from stable_baselines3 import SAC as SB3SAC
-
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
     env = gym.make(ENV)
-    model = SB3SAC(
-        "MlpPolicy",
-        env,
-        batch_size=256,
-        policy_kwargs={"net_arch": [256, 256]},
-        learning_starts=1000,
-        train_freq=1,
-        gradient_steps=1,
-        seed=0,
-        verbose=0,
-    )
+    model = sb3_sac(env)
     model.learn(total_timesteps=1200)  # fills the buffer past learning_starts and sets up the logger
     obs = env.observation_space.sample()
     parts = {
