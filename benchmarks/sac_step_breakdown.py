@@ -123,8 +123,10 @@ def main() -> None:
         for side in ("memb", "sb3"):
             parts = memb_parts(args.seconds) if side == "memb" else sb3_parts(args.seconds)
             parts["env"] = env_ms(args.seconds)
-            whole = memb_rate("sac", ENV, args.steps, args.warm, SETTINGS) if side == "memb" else None
-            whole = whole if whole is not None else sb3_sac_rate(ENV, args.steps, args.warm)
+            if side == "memb":
+                whole = memb_rate("sac", ENV, args.steps, args.warm, SETTINGS)
+            else:
+                whole = sb3_sac_rate(ENV, args.steps, args.warm)
             parts["whole"] = 1e3 / whole
             parts["rest"] = parts["whole"] - parts["update"] - parts["act"] - parts["env"]
             parts.setdefault("update_no_check", float("nan"))
