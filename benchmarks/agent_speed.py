@@ -51,11 +51,16 @@ def memb_rate(algo: str, env: str, steps: int, warm: int, overrides: dict) -> fl
     return float(len(rates) * epoch / (epoch / rates).sum())
 
 
-def sb3_sac(env: gym.Env):
-    """Stable-Baselines3's SAC with memb SAC's settings here: batch 256, (256, 256), one gradient step per env step
-    from step 1,000, torch on every core this process may use."""
+def sb3_sac(env: gym.Env, lib: str = "sb3"):
+    """Stable-Baselines3's SAC (lib "sb3", PyTorch) or SBX's (lib "sbx", the same API on JAX: `pip install sbx-rl`)
+    with memb SAC's settings here: batch 256, (256, 256), one gradient step per env step from step 1,000, on every
+    core this process may use."""
     import torch
-    from stable_baselines3 import SAC
+
+    if lib == "sbx":
+        from sbx import SAC
+    else:
+        from stable_baselines3 import SAC
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     return SAC(
@@ -71,11 +76,11 @@ def sb3_sac(env: gym.Env):
     )
 
 
-def sb3_sac_rate(env_id: str, steps: int, warm: int) -> float:
+def sb3_sac_rate(env_id: str, steps: int, warm: int, lib: str = "sb3") -> float:
     from stable_baselines3.common.callbacks import BaseCallback
 
     env = gym.make(env_id)
-    model = sb3_sac(env)
+    model = sb3_sac(env, lib)
     marks: dict[int, float] = {}
 
     class Clock(BaseCallback):

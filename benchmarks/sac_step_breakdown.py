@@ -1,13 +1,15 @@
-"""Where one SAC env step's time goes, memb against Stable-Baselines3, side by side in one invocation.
+"""Where one SAC env step's time goes, memb against Stable-Baselines3 and SBX, side by side in one invocation.
 
-    pip install torch==2.13.0 stable-baselines3      # benchmark-only
-    python benchmarks/sac_step_breakdown.py          # writes benchmarks/results/baselines/sac-step-<date>.json/.md
+    pip install torch==2.13.0 stable-baselines3 sbx-rl==0.28.0    # benchmark-only
+    python benchmarks/sac_step_breakdown.py [--no-sbx]    # writes benchmarks/results/baselines/sac-step-<date>.json/.md
 
-Both sides: HalfCheetah-v5, batch 256, (256, 256) networks, one gradient step per env step, twin Q with targets and
-automatic α. For each side, in milliseconds per env step:
+SBX is SB3's API on JAX (Flax and Optax, like memb): the JAX peer. Every side: HalfCheetah-v5, batch 256,
+(256, 256) networks, one gradient step per env step, twin Q with targets and automatic α. For each side, in milliseconds
+per env step:
   update   one gradient step on a batch drawn from a filled replay buffer, sampling included, waited for
-           (memb's trainer waits for every update: it reads the divergence check before acting);
-  act      one stochastic action for one observation (memb: the jitted policy; SB3: `predict`);
+           (memb's trainer waits for every update: it reads the divergence check before acting; SB3's and SBX's
+           `train` read their losses back);
+  act      one stochastic action for one observation (memb: the jitted policy; SB3 and SBX: `predict`);
   env      one `HalfCheetah-v5` step with a random action;
   whole    the training loop's own rate after its warm-up (as `agent_speed.py` measures it);
   rest     whole − (update + act + env): the loop's bookkeeping (buffer writes, metrics, wrappers);
@@ -98,9 +100,9 @@ def memb_parts(seconds: float) -> dict[str, float]:
     return parts
 
 
-def sb3_parts(seconds: float) -> dict[str, float]:
+def sb3_parts(seconds: float, lib: str) -> dict[str, float]:
     env = gym.make(ENV)
-    model = sb3_sac(env)
+    model = sb3_sac(env, lib)
     model.learn(total_timesteps=1200)  # fills the buffer past learning_starts and sets up the logger
     obs = env.observation_space.sample()
     parts = {
@@ -116,17 +118,19 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="per timed part")
     p.add_argument("--steps", type=int, default=3000, help="measured env steps of each whole-loop run")
     p.add_argument("--warm", type=int, default=2000)
+    p.add_argument("--no-sbx", action="store_true", help="memb and SB3 only")
     args = p.parse_args()
     started = header()
-    runs: dict[str, list[dict]] = {"memb": [], "sb3": []}
-    for i in range(2):  # alternating, so that a drift of the machine hits both sides alike
-        for side in ("memb", "sb3"):
-            parts = memb_parts(args.seconds) if side == "memb" else sb3_parts(args.seconds)
+    sides = ("memb", "sb3") if args.no_sbx else ("memb", "sb3", "sbx")
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    for i in range(2):  # alternating, so that a drift of the machine hits every side alike
+        for side in sides:
+            parts = memb_parts(args.seconds) if side == "memb" else sb3_parts(args.seconds, side)
             parts["env"] = env_ms(args.seconds)
             if side == "memb":
                 whole = memb_rate("sac", ENV, args.steps, args.warm, SETTINGS)
             else:
-                whole = sb3_sac_rate(ENV, args.steps, args.warm)
+                whole = sb3_sac_rate(ENV, args.steps, args.warm, side)
             parts["whole"] = 1e3 / whole
             parts["rest"] = parts["whole"] - parts["update"] - parts["act"] - parts["env"]
             parts.setdefault("update_no_check", float("nan"))
@@ -138,25 +142,32 @@ def main() -> None:
     needed = s["whole"] / 2 - (m["whole"] - m["update"])
     record = {**started, "env": ENV, "settings": SETTINGS, "runs": runs, "mean": mean, "update_needed_ms": needed}
     keys = ("update", "update_no_check", "act", "env", "rest", "whole")
+    names = {"sb3": "SB3", "sbx": "SBX"}
+    peers = [side for side in sides if side != "memb"]
+
+    def cells(side: str, k: str) -> str:
+        return "— | —" if np.isnan(mean[side][k]) else f"{mean[side][k]:.3f} | {mean[side][k] / m[k]:.2f}"
+
     lines = [
         "- HalfCheetah-v5, batch 256, (256, 256), one gradient step per env step; milliseconds per env step, "
         "mean of two alternating rounds",
         "",
-        "| part | memb SAC | SB3 SAC | SB3 / memb |",
-        "|---|---|---|---|",
-        *[
-            f"| {k} | {m[k]:.3f} | " + ("— | — |" if np.isnan(s[k]) else f"{s[k]:.3f} | {s[k] / m[k]:.2f} |")
-            for k in keys
-        ],
+        "| part | memb SAC | " + " | ".join(f"{names[p]} SAC | {names[p]} / memb" for p in peers) + " |",
+        "|---|---|" + "---|---|" * len(peers),
+        *[f"| {k} | {m[k]:.3f} | " + " | ".join(cells(p, k) for p in peers) + " |" for k in keys],
         "",
-        f"Whole loop: memb {1e3 / m['whole']:.1f} env steps/s, SB3 {1e3 / s['whole']:.1f}: "
-        f"{s['whole'] / m['whole']:.2f}x.",
-        f"For 2x with memb's act, env and rest as measured, memb's update would have to take {needed:.3f} ms "
+        "Whole loop: memb "
+        + f"{1e3 / m['whole']:.1f} env steps/s; "
+        + "; ".join(
+            f"{names[p]} {1e3 / mean[p]['whole']:.1f} ({mean[p]['whole'] / m['whole']:.2f}x memb's time)" for p in peers
+        )
+        + ".",
+        f"For 2x SB3 with memb's act, env and rest as measured, memb's update would have to take {needed:.3f} ms "
         f"({s['update'] / max(needed, 1e-9):.2f}x faster than SB3's update; it is {s['update'] / m['update']:.2f}x)."
         if needed > 0
         else "For 2x, memb's act, env and rest alone already exceed half of SB3's whole step.",
     ]
-    write_record("baselines", "sac-step-", record, "Where one SAC env step's time goes: memb and SB3", lines)
+    write_record("baselines", "sac-step-", record, "Where one SAC env step's time goes: memb, SB3 and SBX", lines)
 
 
 if __name__ == "__main__":
