@@ -248,7 +248,7 @@ class MEMB:
 
     def act(self, state: MEMBState, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
         """Action(s) in [-1, 1]^d for one observation or a batch; returns (action as NumPy, next key)."""
-        obs = jnp.asarray(obs, jnp.float32)
+        obs = np.asarray(obs, np.float32)
         action, key = self._act(state.params["policy"], obs, key, deterministic=deterministic)
         return np.asarray(action), key
 
@@ -261,7 +261,7 @@ class MEMB:
     def act_with_log_prob(self, state: MEMBState, obs: np.ndarray, key: jax.Array):
         """A stochastic action and its log π(a|s), from one sample (for importance weights: log μ of the actor)."""
         key, sub = jax.random.split(key)
-        action, log_prob = self._sample(state.params["policy"], jnp.asarray(obs, jnp.float32), sub)
+        action, log_prob = self._sample(state.params["policy"], np.asarray(obs, np.float32), sub)
         return np.asarray(action), float(log_prob), key
 
     # --------------------------------------------------------------------- 3. models (§3.1, eq. 4)

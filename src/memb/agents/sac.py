@@ -116,7 +116,7 @@ class SAC:
         return self.policy(policy_params, obs, sub)[0], key
 
     def act(self, state: SACState, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
-        action, key = self._act(state.params["policy"], jnp.asarray(obs, jnp.float32), key, deterministic=deterministic)
+        action, key = self._act(state.params["policy"], np.asarray(obs, np.float32), key, deterministic=deterministic)
         return np.asarray(action), key
 
     # ------------------------------------------------------------------------------------ critic

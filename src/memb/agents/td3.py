@@ -135,7 +135,7 @@ class TD3:
         return jnp.clip(action + noise, -1.0, 1.0), key
 
     def act(self, state: TD3State, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
-        action, key = self._act(state.params["policy"], jnp.asarray(obs, jnp.float32), key, deterministic=deterministic)
+        action, key = self._act(state.params["policy"], np.asarray(obs, np.float32), key, deterministic=deterministic)
         return np.asarray(action), key
 
     # ------------------------------------------------------------------------------------ critic
