@@ -9,12 +9,18 @@ with SIGINT once it has done `--run-steps` env steps (it writes a checkpoint and
     positive slope of anon_mb (rss_mb also counts mapped library files, which the kernel may page out and back in).
 
     python benchmarks/memory.py [--env HalfCheetah-v5] [--run-steps 20000] [--record memory-] [-- EXTRA memb ARGS]
+    python benchmarks/memory.py --from-run DIR [--record memory-]
+
+`--from-run` reads a finished (or stopped) run's own metrics.csv instead of starting one: the same slopes, and as the
+peak the largest end-of-epoch resident memory (the kernel's VmHWM of a process that has ended is not kept). A long
+run made for another purpose (a 200k-step baseline, say) then shows whether memory grows without a run of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -57,10 +63,29 @@ def main() -> None:
     p.add_argument("--buffer-size", type=int, default=1_000_000)
     p.add_argument("--skip-steps", type=int, default=6_000, help="epochs before this step are left out of the slope")
     p.add_argument("--record", default="", help="write benchmarks/results/performance/NAME<date>.json/.md")
+    p.add_argument("--from-run", default="", help="a run directory: read its metrics.csv instead of starting a run")
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
     started = header()  # the command, commit, date and machine as the run starts
+    if args.from_run:
+        run_dir = Path(args.from_run)
+        if not (run_dir / "metrics.csv").is_file() or not (run_dir / "config.json").is_file():
+            p.error(f"{run_dir} has no metrics.csv and config.json; give a run directory written by memb train")
+        config = json.loads((run_dir / "config.json").read_text())
+        args.env, args.algo = config["train"]["env"], config.get("algo", "memb")
+        args.buffer_size = int(config["train"]["buffer_size"])
+        rows = epochs(run_dir / "metrics.csv")
+        if not rows or not all(np.isfinite(r["anon_mb"]) for r in rows):
+            p.error(f"{run_dir}/metrics.csv has no anon_mb in every row (runs made before it was added cannot show it)")
+        cmd = ["memb", f"(the run in {run_dir}, made by its own command)", "", ""]
+        samples, peak = [], max(r["rss_mb"] for r in rows)
+        started["source_run"] = str(run_dir)
+    else:
+        cmd, samples, peak, rows = start_run(args, extra)
+    report(args, started, cmd, samples, peak, rows)
 
+
+def start_run(args, extra: list[str]):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         memb = str(Path(sys.executable).parent / "memb")
@@ -82,7 +107,10 @@ def main() -> None:
                 break
         proc.wait()
         rows = epochs(out / "metrics.csv")
+    return cmd, samples, peak, rows
 
+
+def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows: list[dict]) -> None:
     env = gym.make(args.env)
     buffer_mib = buffer_bytes(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0]) / 2**20
     env.close()
@@ -108,10 +136,14 @@ def main() -> None:
     first, last = (late[0], late[-1]) if late else ({"rss_mb": float("nan"), "anon_mb": float("nan"), "step": 0},) * 2
     lines = [
         "",
-        f"- run: `{' '.join(['memb', *cmd[1:-2]])}`, stopped with SIGINT after {rows[-1]['step'] if rows else 0} "
+        f"- run: {cmd[1]}, {rows[-1]['step']} env steps"
+        if args.from_run
+        else f"- run: `{' '.join(['memb', *cmd[1:-2]])}`, stopped with SIGINT after {rows[-1]['step'] if rows else 0} "
         "env steps",
         f"- buffer: {args.buffer_size:,} transitions = {buffer_mib:.0f} MiB, resident from the start",
-        f"- peak resident memory (VmHWM): **{peak:.0f} MiB**",
+        f"- peak resident memory (the largest end-of-epoch rss_mb): **{peak:.0f} MiB**"
+        if args.from_run
+        else f"- peak resident memory (VmHWM): **{peak:.0f} MiB**",
         f"- anonymous resident memory at the end of each epoch from step {args.skip_steps}: {first['anon_mb']:.0f} "
         f"MiB at {first['step']} → {last['anon_mb']:.0f} MiB at {last['step']}; least-squares slope **{slope:+.2f} "
         f"MiB per 10k env steps** (all resident memory: {first['rss_mb']:.0f} → {last['rss_mb']:.0f} MiB, "
