@@ -90,7 +90,8 @@ def update_rate(agent: MEMB, seconds: float = 5.0) -> float:
     buf = ReplayBuffer(10_000, OBS, ACT)
     for _ in range(10_000):
         buf.add(rng.normal(size=OBS), rng.uniform(-1, 1, ACT), rng.normal(), rng.normal(size=OBS), False)
-    state = agent.init(jax.random.PRNGKey(0))
+    # every leaf its own buffer (init shares the target's with the online network), so that a donating update works
+    state = jax.tree.map(lambda x: x.copy(), agent.init(jax.random.PRNGKey(0)))
     step = agent.config.model_warmup_steps  # past the warm-up: the full update
     n = agent.batches_per_step(step)
     state, _ = agent.update(state, buf.sample(rng, n, agent.config.batch_size), step)

@@ -15,6 +15,8 @@ Variants (each changes what the update computes, so they are measurements, never
              one per parameter leaf, at the price of concatenating the gradients and splitting the updates
   flat-check the divergence check as one finiteness reduction per component over its parameters raveled into one
              vector, instead of one reduction per leaf
+  donate     the agent state's buffers donated to the update (`donate_argnums=0`): XLA may write the new parameters
+             and optimizer moments in place instead of into fresh buffers
 A variant that runs much faster than the base shows where the update's time goes outside its matrix products.
 Written to benchmarks/results/performance/update-variants-<date>.json and .md. Run it on an otherwise idle machine.
 """
@@ -70,7 +72,8 @@ def main() -> None:
             memb_module.all_finite = lambda *trees: jnp.all(jnp.isfinite(ravel_pytree(trees)[0]))
         else:
             memb_module.all_finite = all_finite
-        agent._update = jax.jit(agent.update_fn)  # traced afresh with the replaced parts
+        # traced afresh with the replaced parts
+        agent._update = jax.jit(agent.update_fn, donate_argnums=0 if variant == "donate" else ())
         return agent
 
     roofline = matmul_gflops(2.0)
