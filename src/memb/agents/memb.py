@@ -191,7 +191,7 @@ class MEMB:
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
         self._model_error = jax.jit(self.model_error_fn)
-        self._sample = jax.jit(self.policy)
+        self._sample = jax.jit(self.sample_fn)
         self.uses_behavior_log_prob = c.importance_weight_cap > 0  # the trainer then records log μ(a|s)
 
     # ------------------------------------------------------------------------------------- init
@@ -258,10 +258,14 @@ class MEMB:
         u = jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
         return tanh_gaussian_log_prob(u, mean, log_std)
 
+    def sample_fn(self, policy_params: Params, obs: jax.Array, key: jax.Array):
+        key, sub = jax.random.split(key)
+        action, log_prob = self.policy(policy_params, obs, sub)
+        return action, log_prob, key
+
     def act_with_log_prob(self, state: MEMBState, obs: np.ndarray, key: jax.Array):
         """A stochastic action and its log π(a|s), from one sample (for importance weights: log μ of the actor)."""
-        key, sub = jax.random.split(key)
-        action, log_prob = self._sample(state.params["policy"], np.asarray(obs, np.float32), sub)
+        action, log_prob, key = self._sample(state.params["policy"], np.asarray(obs, np.float32), key)
         return np.asarray(action), float(log_prob), key
 
     # --------------------------------------------------------------------- 3. models (§3.1, eq. 4)
