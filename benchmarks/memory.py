@@ -63,6 +63,7 @@ def main() -> None:
     p.add_argument("--buffer-size", type=int, default=1_000_000)
     p.add_argument("--skip-steps", type=int, default=6_000, help="epochs before this step are left out of the slope")
     p.add_argument("--record", default="", help="write benchmarks/results/performance/NAME<date>.json/.md")
+    p.add_argument("--until-step", type=int, default=0, help="epochs after this step are left out of the slope")
     p.add_argument("--from-run", default="", help="a run directory: read its metrics.csv instead of starting a run")
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
@@ -114,7 +115,7 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
     env = gym.make(args.env)
     buffer_mib = buffer_bytes(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0]) / 2**20
     env.close()
-    late = [r for r in rows if r["step"] >= args.skip_steps]
+    late = [r for r in rows if r["step"] >= args.skip_steps and (not args.until_step or r["step"] <= args.until_step)]
     slopes = {"rss_mb": float("nan"), "anon_mb": float("nan")}
     if len(late) >= 3:
         x = np.array([r["step"] for r in late], float)
@@ -144,7 +145,9 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
         f"- peak resident memory (the largest end-of-epoch rss_mb): **{peak:.0f} MiB**"
         if args.from_run
         else f"- peak resident memory (VmHWM): **{peak:.0f} MiB**",
-        f"- anonymous resident memory at the end of each epoch from step {args.skip_steps}: {first['anon_mb']:.0f} "
+        f"- anonymous resident memory at the end of each epoch from step {args.skip_steps}"
+        + (f" to {args.until_step}" if args.until_step else "")
+        + f": {first['anon_mb']:.0f} "
         f"MiB at {first['step']} → {last['anon_mb']:.0f} MiB at {last['step']}; least-squares slope **{slope:+.2f} "
         f"MiB per 10k env steps** (all resident memory: {first['rss_mb']:.0f} → {last['rss_mb']:.0f} MiB, "
         f"{slopes['rss_mb']:+.2f} per 10k)",
