@@ -1,8 +1,8 @@
-"""How saturated a trained policy's actions are: one deterministic episode of a run's final (or newest checkpointed)
-agent, the fraction of action components at the bounds (|a| > 0.99 in memb's [-1, 1] action space), the mean |a|,
-the std of each component over the episode (a gait switches its actions, a collapsed actor holds one corner of the
-box), and the episode's return. A deterministic policy whose actions all sit at the bounds earns only the control cost
-on HalfCheetah (0.1 Σ a² per step: about −600 an episode), the signature of a collapsed actor.
+"""How saturated a trained policy's actions are: one deterministic episode of a finished run's final agent
+(its state.msgpack): the fraction of action components at the bounds (|a| > 0.99 in memb's [-1, 1] action space),
+the mean |a|, the std of each component over the episode (a gait switches its actions, a collapsed actor holds one
+corner of the box), and the episode's return. A deterministic policy whose actions all sit at the bounds earns only
+the control cost on HalfCheetah (0.1 Σ a² per step: about −600 an episode), the signature of a collapsed actor.
 
     python benchmarks/action_saturation.py RUN_DIR [RUN_DIR ...] [--episodes 1] [--record NAME-]
 """
@@ -63,8 +63,8 @@ def main() -> None:
     p.add_argument("--record", default="", help="write benchmarks/results/baselines/NAME<date>.json/.md")
     args = p.parse_args()
     for d in args.runs:
-        if not (Path(d) / "config.json").is_file():
-            p.error(f"{d} has no config.json; give a run directory written by memb train")
+        if not (Path(d) / "config.json").is_file() or not (Path(d) / "state.msgpack").is_file():
+            p.error(f"{d} has no config.json and state.msgpack; give a finished run directory written by memb train")
     started = header()
     rows = [saturation(Path(d), args.episodes) for d in args.runs]
     lines = [
