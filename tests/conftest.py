@@ -1,3 +1,16 @@
+# ruff: noqa: E402  (the cache settings below must precede the import of jax)
+import os
+from pathlib import Path
+
+# JAX's persistent compilation cache, shared by the test workers and by every run and subprocess they spawn (each
+# inherits the environment): most of the suite's time was compiling the same small MEMB update again in each new
+# process. A cached executable is the compiled program itself, so results are unchanged. The cache lives beside
+# pytest's own (.pytest_cache, ignored by git); a clean checkout starts with an empty one. Set before jax is imported.
+_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "jax"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
 import jax
 import numpy as np
 import pytest
