@@ -41,6 +41,7 @@ class TD3Config:
     num_critics: int = 2  # clipped double Q (DDPG: 1)
     critic_action_layer: int = 0  # the critic's hidden layer whose input the action joins (DDPG: 1)
     final_init: float = 0.0  # > 0: output layers of actor and critic drawn from U(±final_init) (DDPG: 3e-3)
+    policy_batch_norm: bool = False  # batch normalization of the actor's input and hidden layers (DDPG 2015, §7)
     exploration_noise: float = 0.1  # std of the Gaussian added while acting
     target_noise: float = 0.2  # target policy smoothing (§5.3); 0 turns it off
     target_noise_clip: float = 0.5
@@ -68,18 +69,29 @@ class TD3Config:
 
 
 class DeterministicPolicy(nn.Module):
-    """μ(s) = tanh(MLP(s)) in [-1, 1]^d."""
+    """μ(s) = tanh(MLP(s)) in [-1, 1]^d.
+
+    With `batch_norm`, the state input and every hidden layer's pre-activation are batch-normalized (Lillicrap et al.
+    2015, §7): batch statistics while the actor learns (`train=True`, which also updates the running averages in the
+    `batch_stats` collection), the running averages when acting and in the critic's target.
+    """
 
     hidden: tuple[int, ...]
     act_dim: int
     final_init: float = 0.0
+    batch_norm: bool = False
 
     @nn.compact
-    def __call__(self, s: jax.Array) -> jax.Array:
-        if self.final_init == 0:
+    def __call__(self, s: jax.Array, train: bool = False) -> jax.Array:
+        if self.final_init == 0 and not self.batch_norm:
             return jnp.tanh(MLP(self.hidden, self.act_dim)(s))
+
+        def norm(x):
+            return nn.BatchNorm(use_running_average=not train)(x) if self.batch_norm else x
+
+        s = norm(s)
         for width in self.hidden:
-            s = nn.relu(nn.Dense(width)(s))
+            s = nn.relu(norm(nn.Dense(width)(s)))
         return jnp.tanh(final_dense(self.act_dim, self.final_init)(s))
 
 
@@ -101,7 +113,7 @@ class TD3:
     def __init__(self, config: TD3Config, obs_dim: int, act_dim: int):
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         c = config
-        self.policy_net = DeterministicPolicy(tuple(c.policy_hidden), act_dim, c.final_init)
+        self.policy_net = DeterministicPolicy(tuple(c.policy_hidden), act_dim, c.final_init, c.policy_batch_norm)
         self.q_net = QEnsemble(c.value_hidden, c.num_critics, c.critic_action_layer, c.final_init)
         self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
 
@@ -159,9 +171,17 @@ class TD3:
 
     # ------------------------------------------------------------------------------------- actor
     def actor_loss(self, policy_params: Params, q_params: Params, obs: jax.Array):
-        """−E Q_1(s, μ(s)): the deterministic policy gradient through the first critic."""
-        q = self.q_net.apply(q_params, obs, self.policy_net.apply(policy_params, obs))[0]
-        return -jnp.mean(q)
+        """−E Q_1(s, μ(s)): the deterministic policy gradient through the first critic.
+
+        Returns the loss and the actor's variables after this forward pass: with batch normalization, its running
+        averages move towards this batch's statistics (they get no gradient, as the loss does not read them)."""
+        if not self.config.policy_batch_norm:
+            action, variables = self.policy_net.apply(policy_params, obs), policy_params
+        else:
+            action, stats = self.policy_net.apply(policy_params, obs, train=True, mutable=["batch_stats"])
+            variables = {**policy_params, **stats}
+        q = self.q_net.apply(q_params, obs, action)[0]
+        return -jnp.mean(q), variables
 
     # ------------------------------------------------------------------------------ one update
     def update_step(self, state: TD3State, batch: Batch) -> tuple[TD3State, dict]:
@@ -173,9 +193,13 @@ class TD3:
         count = state.updates + 1
 
         def delayed(_):
-            loss, grads = jax.value_and_grad(self.actor_loss)(state.params["policy"], q_params, batch.obs)
+            (loss, variables), grads = jax.value_and_grad(self.actor_loss, has_aux=True)(
+                state.params["policy"], q_params, batch.obs
+            )
+            # the running averages' gradient is exactly 0, so Adam leaves them; they take the forward pass's values
             updates, policy_opt = self.policy_opt.update(grads, state.opt_state["policy"], state.params["policy"])
-            policy = optax.apply_updates(state.params["policy"], updates)
+            stepped = optax.apply_updates(state.params["policy"], updates)
+            policy = {**stepped, **{k: v for k, v in variables.items() if k != "params"}}
             target = polyak_update({"policy": policy, "q": q_params}, state.target, c.tau)
             return policy, policy_opt, target, loss
 
