@@ -101,3 +101,28 @@ def test_ddpg_networks_follow_the_2015_paper():
     assert all(np.abs(x).max() <= 3e-3 for x in final) and max(np.abs(x).max() for x in final) > 1e-3
     policy_out = params["policy"]["params"]["Dense_2"]
     assert np.abs(policy_out["kernel"]).max() <= 3e-3 and np.abs(policy_out["bias"]).max() <= 3e-3
+
+
+def test_a_batch_normalized_actor_learns_with_batch_statistics_and_acts_with_running_averages(rng):
+    """DDPG 2015's actor: the actor's update normalizes with the batch's own statistics, moves the running averages
+    by 1 − momentum (0.01) towards them, and leaves them out of Adam; acting uses the running averages."""
+    agent, state = _td3(DDPG, policy_batch_norm=True, policy_lr=1e-2)
+    b = random_batch(rng, 8, 3, 2)
+    b = b.replace(obs=b.obs * 3.0 + 5.0)  # far from the initial running mean 0 and variance 1
+    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
+    stats = new.params["policy"]["batch_stats"]["BatchNorm_0"]  # the state input's
+    np.testing.assert_allclose(stats["mean"], 0.01 * b.obs.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats["var"], 0.99 + 0.01 * b.obs.var(axis=0), rtol=1e-5)
+    assert np.any(np.asarray(new.params["policy"]["params"]["Dense_0"]["kernel"]) != 0)  # Adam moved the weights
+    policy = state.params["policy"]
+    moved = agent.policy_net.apply(policy, b.obs, train=True, mutable=["batch_stats"])[0]
+    kept = agent.policy_net.apply(policy, b.obs)  # the running averages: mean 0, variance 1
+    action, _ = agent.act(state, b.obs, jax.random.PRNGKey(0), deterministic=True)
+    np.testing.assert_allclose(action, kept, rtol=1e-6)
+    assert np.abs(np.asarray(moved) - np.asarray(kept)).max() > 1e-4
+    # by hand with the initial running averages (mean 0, variance 1, scale 1, bias 0): each norm is x / √(1 + ε)
+    w = {k: (np.asarray(v["kernel"]), np.asarray(v["bias"])) for k, v in policy["params"].items() if "Dense" in k}
+    x = b.obs / np.sqrt(1 + 1e-5)
+    for layer in ("Dense_0", "Dense_1"):
+        x = np.maximum((x @ w[layer][0] + w[layer][1]) / np.sqrt(1 + 1e-5), 0)
+    np.testing.assert_allclose(action, np.tanh(x @ w["Dense_2"][0] + w["Dense_2"][1]), rtol=1e-5, atol=1e-7)
