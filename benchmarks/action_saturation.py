@@ -4,19 +4,28 @@ the mean |a|, the std of each component over the episode (a gait switches its ac
 corner of the box), and the episode's return. A deterministic policy whose actions all sit at the bounds earns only
 the control cost on HalfCheetah (0.1 Σ a² per step: about −600 an episode), the signature of a collapsed actor.
 
+For a deterministic actor-critic (TD3, DDPG) it also looks at the critic on the states of those episodes, for why an
+actor collapses: ∂Q₁/∂a at (s, μ(s)) and its std over the states (a critic whose action gradient is the same at every
+state teaches the actor one constant action), the mean |weight| of each critic layer, and the fraction of each hidden
+layer's units that are active on every state or on none (Q is linear in a where the same units are always on).
+
     python benchmarks/action_saturation.py RUN_DIR [RUN_DIR ...] [--episodes 1] [--record NAME-]
+
+RUN_DIR is a finished run (its state.msgpack) or a stopped one (the agent of its newest checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from memb.training import checkpoint  # noqa: E402
 from memb.training.envs import ActionScaler, make_env  # noqa: E402
 from memb.training.trainer import build_agent, load_state, read_run_config  # noqa: E402
 
@@ -28,14 +37,15 @@ def saturation(run_dir: Path, episodes: int) -> dict:
     env = make_env(run.train.env)
     agent = build_agent(run, env)
     scaler = ActionScaler(env.action_space)
-    state = load_state(run_dir, agent)
+    state = load_state(agent_dir(run_dir), agent)
     key = jax.random.PRNGKey(0)
-    actions, returns = [], []
+    states, actions, returns = [], [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=10_000 + episode)
         total, done = 0.0, False
         while not done:
             a, key = agent.act(state, obs, key, deterministic=True)
+            states.append(obs)
             actions.append(a)
             obs, r, terminated, truncated, _ = env.step(scaler.to_env(a))
             total += float(r)
@@ -53,6 +63,48 @@ def saturation(run_dir: Path, episodes: int) -> dict:
         "saturated_fraction": float((acts > 0.99).mean()),
         # a gait switches its actions; a collapsed actor holds one corner of the box (std over time near 0)
         "action_std_over_time": float(signed.std(axis=0).mean()),
+        **(critic(agent, state, np.array(states, np.float32)) if agent.name in ("td3", "ddpg") else {}),
+    }
+
+
+def agent_dir(run_dir: Path) -> Path:
+    """A directory whose state.msgpack is the run's final agent, or else its newest checkpoint's agent."""
+    if (run_dir / "state.msgpack").is_file():
+        return run_dir
+    newest = checkpoint.latest(run_dir)
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "state.msgpack").write_bytes((newest / "agent.msgpack").read_bytes())
+    return tmp
+
+
+def critic(agent, state, s: np.ndarray) -> dict:
+    """The first critic on the visited states: ∂Q₁/∂a at (s, μ(s)), its layers' weights and their units' activity."""
+    q_params, mu = state.params["q"], state.params["policy"]
+    a = np.asarray(agent.policy_net.apply(mu, s))
+
+    def q1(s1, a1):
+        return agent.q_net.apply(q_params, s1[None], a1[None])[0, 0]
+
+    grad = np.asarray(jax.vmap(jax.grad(q1, argnums=1))(s, a))
+    layers = jax.tree.map(lambda x: np.asarray(x)[0], q_params["params"])  # the first critic of the ensemble
+    while len(layers) == 1 and not next(iter(layers)).startswith("Dense"):  # VmapQ_0, then MLP_0 where it has one
+        layers = next(iter(layers.values()))
+    dense = [layers[k] for k in sorted(layers, key=lambda k: int(k.split("_")[-1]))]
+    x, always, never = s, [], []
+    action_layer = agent.config.critic_action_layer
+    for i, layer in enumerate(dense[:-1]):
+        if i == action_layer:
+            x = np.concatenate([x, a], axis=1)
+        x = np.maximum(x @ layer["kernel"] + layer["bias"], 0)
+        active = (x > 0).mean(axis=0)
+        always.append(float((active == 1).mean()))
+        never.append(float((active == 0).mean()))
+    return {
+        "dq_da_mean_abs": float(np.abs(grad.mean(axis=0)).mean()),
+        "dq_da_std_over_states": float(grad.std(axis=0).mean()),
+        "critic_mean_abs_weight": [float(np.abs(layer["kernel"]).mean()) for layer in dense],
+        "critic_units_always_active": always,
+        "critic_units_never_active": never,
     }
 
 
@@ -63,8 +115,10 @@ def main() -> None:
     p.add_argument("--record", default="", help="write benchmarks/results/baselines/NAME<date>.json/.md")
     args = p.parse_args()
     for d in args.runs:
-        if not (Path(d) / "config.json").is_file() or not (Path(d) / "state.msgpack").is_file():
-            p.error(f"{d} has no config.json and state.msgpack; give a finished run directory written by memb train")
+        if not (Path(d) / "config.json").is_file() or not (
+            (Path(d) / "state.msgpack").is_file() or checkpoint.latest(Path(d))
+        ):
+            p.error(f"{d} has no config.json and no agent (state.msgpack or a checkpoint); give a memb train run")
     started = header()
     rows = [saturation(Path(d), args.episodes) for d in args.runs]
     lines = [
@@ -79,6 +133,27 @@ def main() -> None:
             for r in rows
         ],
     ]
+    critics = [r for r in rows if "dq_da_std_over_states" in r]
+    if critics:
+        lines += [
+            "",
+            "The first critic on the same states (dQ/da at (s, mu(s)), averaged over the action components; per "
+            "layer, input to output):",
+            "",
+            "| run | mean dQ/da (abs) | std of dQ/da over states | mean abs weight per layer | hidden units active on "
+            "every state | on none |",
+            "|---|---|---|---|---|---|",
+            *[
+                f"| `{r['dir']}` | {r['dq_da_mean_abs']:.4f} | {r['dq_da_std_over_states']:.4f} | "
+                + ", ".join(f"{w:.4f}" for w in r["critic_mean_abs_weight"])
+                + " | "
+                + ", ".join(f"{u:.0%}" for u in r["critic_units_always_active"])
+                + " | "
+                + ", ".join(f"{u:.0%}" for u in r["critic_units_never_active"])
+                + " |"
+                for r in critics
+            ],
+        ]
     print("\n".join(lines))
     if args.record:
         write_record("baselines", args.record, {**started, "runs": rows}, "Saturation of trained policies", lines)
