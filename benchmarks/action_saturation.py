@@ -11,7 +11,8 @@ layer's units that are active on every state or on none (Q is linear in a where 
 
     python benchmarks/action_saturation.py RUN_DIR [RUN_DIR ...] [--episodes 1] [--record NAME-]
 
-RUN_DIR is a finished run (its state.msgpack) or a stopped one (the agent of its newest checkpoint).
+RUN_DIR is a finished run (its state.msgpack), a stopped one (the agent of its newest checkpoint), or one checkpoint
+of a run (RUN/checkpoints/STEP: the agent as it was at that step).
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from memb.training.trainer import build_agent, load_state, read_run_config  # no
 from _record import header, write_record  # noqa: E402
 
 
-def saturation(run_dir: Path, episodes: int) -> dict:
+def saturation(path: Path, episodes: int) -> dict:
+    run_dir = path.parent.parent if (path / "agent.msgpack").is_file() else path
     run = read_run_config(run_dir)
     env = make_env(run.train.env)
     agent = build_agent(run, env)
     scaler = ActionScaler(env.action_space)
-    state = load_state(agent_dir(run_dir), agent)
+    state = load_state(agent_dir(path), agent)
     key = jax.random.PRNGKey(0)
     states, actions, returns = [], [], []
     for episode in range(episodes):
@@ -55,7 +57,7 @@ def saturation(run_dir: Path, episodes: int) -> dict:
     signed = np.array(actions)
     acts = np.abs(signed)
     return {
-        "dir": str(run_dir),
+        "dir": str(path),
         "algo": run.algo,
         "env": run.train.env,
         "return": float(np.mean(returns)),
@@ -67,13 +69,13 @@ def saturation(run_dir: Path, episodes: int) -> dict:
     }
 
 
-def agent_dir(run_dir: Path) -> Path:
-    """A directory whose state.msgpack is the run's final agent, or else its newest checkpoint's agent."""
-    if (run_dir / "state.msgpack").is_file():
-        return run_dir
-    newest = checkpoint.latest(run_dir)
+def agent_dir(path: Path) -> Path:
+    """A directory whose state.msgpack is the agent to look at: a run's final one, or a checkpoint's."""
+    if (path / "state.msgpack").is_file():
+        return path
+    agent = path / "agent.msgpack" if (path / "agent.msgpack").is_file() else checkpoint.latest(path) / "agent.msgpack"
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "state.msgpack").write_bytes((newest / "agent.msgpack").read_bytes())
+    (tmp / "state.msgpack").write_bytes(agent.read_bytes())
     return tmp
 
 
@@ -115,9 +117,12 @@ def main() -> None:
     p.add_argument("--record", default="", help="write benchmarks/results/baselines/NAME<date>.json/.md")
     args = p.parse_args()
     for d in args.runs:
-        if not (Path(d) / "config.json").is_file() or not (
-            (Path(d) / "state.msgpack").is_file() or checkpoint.latest(Path(d))
-        ):
+        path = Path(d)
+        if (path / "agent.msgpack").is_file():
+            ok = (path.parent.parent / "config.json").is_file()
+        else:
+            ok = (path / "config.json").is_file() and ((path / "state.msgpack").is_file() or checkpoint.latest(path))
+        if not ok:
             p.error(f"{d} has no config.json and no agent (state.msgpack or a checkpoint); give a memb train run")
     started = header()
     rows = [saturation(Path(d), args.episodes) for d in args.runs]
