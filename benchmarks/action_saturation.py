@@ -91,10 +91,11 @@ def critic(agent, state, s: np.ndarray) -> dict:
     layers = jax.tree.map(lambda x: np.asarray(x)[0], q_params["params"])  # the first critic of the ensemble
     while len(layers) == 1 and not next(iter(layers)).startswith("Dense"):  # VmapQ_0, then MLP_0 where it has one
         layers = next(iter(layers.values()))
-    dense = [layers[k] for k in sorted(layers, key=lambda k: int(k.split("_")[-1]))]
+    dense = [layers[k] for k in sorted((k for k in layers if k.startswith("Dense")), key=lambda k: int(k[6:]))]
     x, always, never = s, [], []
     action_layer = agent.config.critic_action_layer
-    for i, layer in enumerate(dense[:-1]):
+    # a batch-normalized critic's unit activity would need its norms replayed here: reported only without them
+    for i, layer in enumerate([] if agent.config.value_batch_norm else dense[:-1]):
         if i == action_layer:
             x = np.concatenate([x, a], axis=1)
         x = np.maximum(x @ layer["kernel"] + layer["bias"], 0)
@@ -152,9 +153,9 @@ def main() -> None:
                 f"| `{r['dir']}` | {r['dq_da_mean_abs']:.4f} | {r['dq_da_std_over_states']:.4f} | "
                 + ", ".join(f"{w:.4f}" for w in r["critic_mean_abs_weight"])
                 + " | "
-                + ", ".join(f"{u:.0%}" for u in r["critic_units_always_active"])
+                + (", ".join(f"{u:.0%}" for u in r["critic_units_always_active"]) or "n/a (batch norm)")
                 + " | "
-                + ", ".join(f"{u:.0%}" for u in r["critic_units_never_active"])
+                + (", ".join(f"{u:.0%}" for u in r["critic_units_never_active"]) or "n/a")
                 + " |"
                 for r in critics
             ],

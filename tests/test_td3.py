@@ -126,3 +126,30 @@ def test_a_batch_normalized_actor_learns_with_batch_statistics_and_acts_with_run
     for layer in ("Dense_0", "Dense_1"):
         x = np.maximum((x @ w[layer][0] + w[layer][1]) / np.sqrt(1 + 1e-5), 0)
     np.testing.assert_allclose(action, np.tanh(x @ w["Dense_2"][0] + w["Dense_2"][1]), rtol=1e-5, atol=1e-7)
+
+
+def test_a_batch_normalized_critic_learns_with_batch_statistics_and_targets_with_running_averages(rng):
+    """DDPG 2015's critic: the state input and the layers before the action are batch-normalized. Its update moves
+    the running averages by 0.01 towards the batch's statistics whatever the weight decay does to them, the target
+    uses the target critic's running averages, and a critic with nothing before the action is refused."""
+    from memb.config import ConfigError
+
+    agent, state = _td3(DDPG, value_batch_norm=True)
+    b = random_batch(rng, 8, 3, 2)
+    b = b.replace(obs=b.obs * 3.0 + 5.0)
+    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
+    stats = new.params["q"]["batch_stats"]["Vmap_Q_0"]["BatchNorm_0"]  # [critics, obs_dim]
+    np.testing.assert_allclose(stats["mean"][0], 0.01 * b.obs.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats["var"][0], 0.99 + 0.01 * b.obs.var(axis=0), rtol=1e-5)
+    # the target with the target critic's running averages (mean 0, variance 1): by hand
+    _, info = agent.critic_loss(state.params["q"], state.target, b, jax.random.PRNGKey(0))
+    p = jax.tree.map(lambda x: np.asarray(x)[0], state.target["q"]["params"]["Vmap_Q_0"])
+    a_next = np.asarray(agent.policy_net.apply(state.target["policy"], b.next_obs))
+    h = np.maximum((b.next_obs / np.sqrt(1 + 1e-5)) @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"], 0)
+    h = np.maximum(h / np.sqrt(1 + 1e-5), 0)  # the first hidden layer's norm, then ReLU
+    h = np.maximum(np.concatenate([h, a_next], axis=1) @ p["Dense_1"]["kernel"] + p["Dense_1"]["bias"], 0)
+    y = b.reward + 0.99 * (1 - b.terminated) * (h @ p["Dense_2"]["kernel"] + p["Dense_2"]["bias"])[:, 0]
+    q = np.asarray(agent.q_train(state.params["q"], b.obs, b.action)[0])[0]  # the batch's own statistics
+    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q - y) ** 2), rel=1e-5)
+    with pytest.raises(ConfigError, match="critic_action_layer"):
+        DDPGConfig(value_batch_norm=True, critic_action_layer=0)

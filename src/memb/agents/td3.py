@@ -42,6 +42,7 @@ class TD3Config:
     critic_action_layer: int = 0  # the critic's hidden layer whose input the action joins (DDPG: 1)
     final_init: float = 0.0  # > 0: output layers of actor and critic drawn from U(±final_init) (DDPG: 3e-3)
     policy_batch_norm: bool = False  # batch normalization of the actor's input and hidden layers (DDPG 2015, §7)
+    value_batch_norm: bool = False  # ... and of the critic's state input and layers before the action (ibid.)
     exploration_noise: float = 0.1  # std of the Gaussian added while acting
     target_noise: float = 0.2  # target policy smoothing (§5.3); 0 turns it off
     target_noise_clip: float = 0.5
@@ -63,6 +64,11 @@ class TD3Config:
         cfg.non_negative("critic_action_layer", self.critic_action_layer, integer=True)
         cfg.in_range("critic_action_layer", self.critic_action_layer, 0, len(self.value_hidden))
         cfg.non_negative("final_init", self.final_init)
+        if self.value_batch_norm and self.critic_action_layer == 0:
+            raise cfg.ConfigError(
+                "value_batch_norm normalizes the critic's layers before the action, and with critic_action_layer 0 "
+                "there are none; set critic_action_layer to 1 or more"
+            )
         cfg.positive("policy_delay", self.policy_delay, integer=True)
         cfg.positive("updates_per_step", self.updates_per_step, integer=True)
         cfg.non_negative("random_steps", self.random_steps, integer=True)
@@ -114,7 +120,7 @@ class TD3:
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         c = config
         self.policy_net = DeterministicPolicy(tuple(c.policy_hidden), act_dim, c.final_init, c.policy_batch_norm)
-        self.q_net = QEnsemble(c.value_hidden, c.num_critics, c.critic_action_layer, c.final_init)
+        self.q_net = QEnsemble(c.value_hidden, c.num_critics, c.critic_action_layer, c.final_init, c.value_batch_norm)
         self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
 
         # DDPG's L2 weight decay on the critic is added to the gradient (Adam with L2, as the 2015 paper)
@@ -163,11 +169,18 @@ class TD3:
     def critic_loss(self, q_params: Params, target: dict, batch: Batch, key):
         """½ E Σ_i (Q_i(s,a) − y)², y = r + γ(1 − d) min_j Q̄_j(s', ã) (TD3 eq. 10; DDPG: one critic, ã = μ̄(s'))."""
         a_next = self.target_action(target["policy"], batch.next_obs, key)
-        q_next = self.q_net.apply(target["q"], batch.next_obs, a_next).min(axis=0)
+        q_next = self.q_net.apply(target["q"], batch.next_obs, a_next).min(axis=0)  # target running averages
         y = batch.reward + self.config.gamma * (1.0 - batch.terminated) * q_next
-        q = self.q_net.apply(q_params, batch.obs, batch.action)
+        q, stats = self.q_train(q_params, batch.obs, batch.action)
         loss = 0.5 * jnp.mean(jnp.sum((q - jax.lax.stop_gradient(y)) ** 2, axis=0))
-        return loss, {"q_loss": loss, "q_mean": q.mean()}
+        return loss, {"q_loss": loss, "q_mean": q.mean(), **({"batch_stats": stats} if stats else {})}
+
+    def q_train(self, q_params: Params, s: jax.Array, a: jax.Array):
+        """Q(s, a) while learning, and the critic's moved running averages ({} without batch normalization)."""
+        if not self.config.value_batch_norm:
+            return self.q_net.apply(q_params, s, a), {}
+        q, stats = self.q_net.apply(q_params, s, a, train=True, mutable=["batch_stats"])
+        return q, stats["batch_stats"]
 
     # ------------------------------------------------------------------------------------- actor
     def actor_loss(self, policy_params: Params, q_params: Params, obs: jax.Array):
@@ -180,7 +193,7 @@ class TD3:
         else:
             action, stats = self.policy_net.apply(policy_params, obs, train=True, mutable=["batch_stats"])
             variables = {**policy_params, **stats}
-        q = self.q_net.apply(q_params, obs, action)[0]
+        q = self.q_train(q_params, obs, action)[0][0]  # with batch normalization: this batch's statistics
         return -jnp.mean(q), variables
 
     # ------------------------------------------------------------------------------ one update
@@ -190,6 +203,8 @@ class TD3:
         grads, info = jax.grad(self.critic_loss, has_aux=True)(state.params["q"], state.target, batch, sub)
         updates, value_opt = self.value_opt.update(grads, state.opt_state["value"], state.params["q"])
         q_params = optax.apply_updates(state.params["q"], updates)
+        if "batch_stats" in info:  # the running averages take this batch's values, whatever Adam did to them
+            q_params = {**q_params, "batch_stats": info.pop("batch_stats")}
         count = state.updates + 1
 
         def delayed(_):

@@ -70,16 +70,24 @@ class _Q(nn.Module):
     hidden: Sequence[int]
     action_layer: int = 0  # the hidden layer whose input the action joins (DDPG: 1, the second)
     final_init: float = 0.0  # > 0: the output layer's weights and bias drawn from U(±final_init) (DDPG: 3e-3)
+    batch_norm: bool = False  # batch-normalize the state input and the layers before the action (DDPG 2015, §7)
+    train: bool = False  # batch statistics (and new running averages) instead of the running averages
 
     @nn.compact
     def __call__(self, s: jax.Array, a: jax.Array) -> jax.Array:
-        if self.action_layer == 0 and self.final_init == 0:
+        train = self.train
+        if self.action_layer == 0 and self.final_init == 0 and not self.batch_norm:
             return MLP(self.hidden, 1)(jnp.concatenate([s, a], axis=-1))[..., 0]
-        x = s
+
+        def norm(x):
+            return nn.BatchNorm(use_running_average=not train)(x) if self.batch_norm else x
+
+        x = norm(s) if self.action_layer > 0 else s
         for i, width in enumerate(self.hidden):
             if i == self.action_layer:
                 x = jnp.concatenate([x, a], axis=-1)
-            x = nn.relu(nn.Dense(width)(x))
+            x = nn.Dense(width)(x)
+            x = nn.relu(norm(x) if i < self.action_layer else x)
         return final_dense(1, self.final_init)(x)[..., 0]
 
 
@@ -95,21 +103,25 @@ def final_dense(features: int, bound: float) -> nn.Dense:
 
 
 class QEnsemble(nn.Module):
-    """`num` independent Q_φ(s, a) networks evaluated as one batched network (output: [num, ...])."""
+    """`num` independent Q_φ(s, a) networks evaluated as one batched network (output: [num, ...]).
+
+    With `batch_norm` (DDPG's critic), `train=True` normalizes with the batch's statistics and, applied with
+    `mutable=["batch_stats"]`, returns the moved running averages; `train=False` uses the running averages."""
 
     hidden: Sequence[int]
     num: int = 2
     action_layer: int = 0
     final_init: float = 0.0
+    batch_norm: bool = False
 
     @nn.compact
-    def __call__(self, s: jax.Array, a: jax.Array) -> jax.Array:
+    def __call__(self, s: jax.Array, a: jax.Array, train: bool = False) -> jax.Array:
         ensemble = nn.vmap(
             _Q,
-            variable_axes={"params": 0},
+            variable_axes={"params": 0, "batch_stats": 0},
             split_rngs={"params": True},
             in_axes=None,
             out_axes=0,
             axis_size=self.num,
         )
-        return ensemble(self.hidden, self.action_layer, self.final_init)(s, a)
+        return ensemble(self.hidden, self.action_layer, self.final_init, self.batch_norm, train)(s, a)
