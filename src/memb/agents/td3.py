@@ -269,7 +269,10 @@ class DDPGConfig(TD3Config):
 
     The action joins the critic at its second layer and the output layers start in U(±3e-3), as in the paper. One
     difference: exploration noise is i.i.d. Gaussian (std 0.2) rather than Ornstein-Uhlenbeck (θ 0.15, σ 0.2), which
-    would need noise state carried across env steps.
+    would need noise state carried across env steps. The paper's batch normalization (`policy_batch_norm`,
+    `value_batch_norm`) is off by default: with it or without it, on HalfCheetah-v5 the critic's L2 decay shrinks
+    the layers it does not normalize until the actor holds one constant action
+    (benchmarks/results/baselines/ddpg-collapse/).
     """
 
     batch_size: int = 64

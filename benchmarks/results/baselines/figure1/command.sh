@@ -12,6 +12,8 @@ RUNS=(
   $R/paper-budgets/memb/InvertedPendulum-v5-s{0,1,2,3,4}
   $R/baselines/sac-log-std/clip
   $R/baselines/mbpo-inverted-pendulum
+  # SVG(1)-ER at the paper's 40 epochs, seeds 0-2 (svg/command.sh)
+  $R/baselines/svg/inverted-pendulum
   # HalfCheetah-v5: MEMB seed 0 at 200k; SAC, TD3 and DDPG at 200k, seeds 0-2 (as far as each has run:
   # halfcheetah-200k/index.csv has each run's status and step)
   $R/halfcheetah-200k/seed0
@@ -20,6 +22,8 @@ RUNS=(
   # session (mbpo-hopper/RESULT.md)
   $R/hopper-300k/seed0
   $R/baselines/mbpo-hopper
+  # SAC, TD3 and DDPG, seed 0, 100k (hopper-100k/command.sh)
+  $R/baselines/hopper-100k
 )
 .venv/bin/memb plot --label algo "${RUNS[@]}" --out $OUT/figure1.png
 .venv/bin/memb report --label algo "${RUNS[@]}" --steps 5000,10000,20000,30000,40000,100000,200000,300000 --out $OUT/report.md
