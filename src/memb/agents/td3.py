@@ -123,9 +123,12 @@ class TD3:
         self.q_net = QEnsemble(c.value_hidden, c.num_critics, c.critic_action_layer, c.final_init, c.value_batch_norm)
         self.policy_opt = optax.inject_hyperparams(optax.adam)(learning_rate=c.policy_lr)
 
-        # DDPG's L2 weight decay on the critic is added to the gradient (Adam with L2, as the 2015 paper)
+        # DDPG's L2 weight decay on the critic is added to the gradient (Adam with L2, as the 2015 paper), on its dense
+        # layers only: decaying a batch norm's scale would shrink the very output the norm keeps at unit scale (the
+        # mask only where there are norms, so that the optimizer state of a critic without them keeps its structure)
         def critic_adam(learning_rate):
-            return optax.chain(optax.add_decayed_weights(c.value_weight_decay), optax.adam(learning_rate))
+            decay = optax.add_decayed_weights(c.value_weight_decay, mask=_dense_only if c.value_batch_norm else None)
+            return optax.chain(decay, optax.adam(learning_rate))
 
         self.value_opt = optax.inject_hyperparams(critic_adam)(learning_rate=c.value_lr)
         self._update = jax.jit(self.update_fn)
@@ -203,7 +206,7 @@ class TD3:
         grads, info = jax.grad(self.critic_loss, has_aux=True)(state.params["q"], state.target, batch, sub)
         updates, value_opt = self.value_opt.update(grads, state.opt_state["value"], state.params["q"])
         q_params = optax.apply_updates(state.params["q"], updates)
-        if "batch_stats" in info:  # the running averages take this batch's values, whatever Adam did to them
+        if "batch_stats" in info:  # the running averages take this batch's values (their gradient is 0)
             q_params = {**q_params, "batch_stats": info.pop("batch_stats")}
         count = state.updates + 1
 
@@ -261,6 +264,16 @@ class TD3:
 
     def learning_rates(self, state: TD3State) -> dict[str, float]:
         return learning_rates(state.opt_state, self.components)
+
+
+def _dense_only(params: Params) -> Any:
+    """True for the leaves of dense layers, False for batch norms' scales and biases and their running averages."""
+
+    def keep(path, _):
+        names = [str(getattr(k, "key", k)) for k in path]
+        return "batch_stats" not in names and not any(n.startswith("BatchNorm") for n in names)
+
+    return jax.tree_util.tree_map_with_path(keep, params)
 
 
 @dataclass(frozen=True)
