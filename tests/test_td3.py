@@ -103,53 +103,99 @@ def test_ddpg_networks_follow_the_2015_paper():
     assert np.abs(policy_out["kernel"]).max() <= 3e-3 and np.abs(policy_out["bias"]).max() <= 3e-3
 
 
+def _bn(x, mean, var, p):
+    return (x - mean) / np.sqrt(var + 1e-5) * np.asarray(p["scale"]) + np.asarray(p["bias"])
+
+
+def _stats_like(stats, rng):
+    """Running averages far from the initial (0, 1), so that using them or not makes a difference."""
+    return jax.tree.map(lambda x: jnp.asarray(rng.uniform(0.5, 2.0, x.shape), jnp.float32), stats)
+
+
+def _actor_by_hand(variables, s, train):
+    p, stats = variables["params"], variables["batch_stats"]
+
+    def norm(x, name):
+        mean, var = (x.mean(axis=0), x.var(axis=0)) if train else (stats[name]["mean"], stats[name]["var"])
+        return _bn(x, np.asarray(mean), np.asarray(var), p[name])
+
+    x = norm(s, "BatchNorm_0")
+    for i in range(2):
+        x = np.maximum(
+            norm(x @ np.asarray(p[f"Dense_{i}"]["kernel"]) + np.asarray(p[f"Dense_{i}"]["bias"]), f"BatchNorm_{i + 1}"),
+            0,
+        )
+    return np.tanh(x @ np.asarray(p["Dense_2"]["kernel"]) + np.asarray(p["Dense_2"]["bias"]))
+
+
+def _critic_by_hand(variables, s, a, train):
+    """The first critic with the action at its second layer: norm(s), dense, norm, ReLU, [h, a], dense, ReLU, out."""
+    p = jax.tree.map(lambda x: np.asarray(x)[0], variables["params"]["Vmap_Q_0"])
+    stats = jax.tree.map(lambda x: np.asarray(x)[0], variables["batch_stats"]["Vmap_Q_0"])
+
+    def norm(x, name):
+        mean, var = (x.mean(axis=0), x.var(axis=0)) if train else (stats[name]["mean"], stats[name]["var"])
+        return _bn(x, mean, var, p[name])
+
+    h = np.maximum(norm(norm(s, "BatchNorm_0") @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"], "BatchNorm_1"), 0)
+    h = np.maximum(np.concatenate([h, a], axis=1) @ p["Dense_1"]["kernel"] + p["Dense_1"]["bias"], 0)
+    return (h @ p["Dense_2"]["kernel"] + p["Dense_2"]["bias"])[:, 0]
+
+
 def test_a_batch_normalized_actor_learns_with_batch_statistics_and_acts_with_running_averages(rng):
-    """DDPG 2015's actor: the actor's update normalizes with the batch's own statistics, moves the running averages
-    by 1 − momentum (0.01) towards them, and leaves them out of Adam; acting uses the running averages."""
-    agent, state = _td3(DDPG, policy_batch_norm=True, policy_lr=1e-2)
+    """DDPG 2015's actor: acting uses the running averages; the actor's update normalizes with the batch's own
+    statistics, moves the running averages by 1 − momentum (0.01) towards them, and leaves them out of Adam."""
+    agent, state = _td3(DDPG, policy_batch_norm=True)
+    policy = {**state.params["policy"], "batch_stats": _stats_like(state.params["policy"]["batch_stats"], rng)}
+    state = state.replace(params={**state.params, "policy": policy})
     b = random_batch(rng, 8, 3, 2)
-    b = b.replace(obs=b.obs * 3.0 + 5.0)  # far from the initial running mean 0 and variance 1
-    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
-    stats = new.params["policy"]["batch_stats"]["BatchNorm_0"]  # the state input's
-    np.testing.assert_allclose(stats["mean"], 0.01 * b.obs.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(stats["var"], 0.99 + 0.01 * b.obs.var(axis=0), rtol=1e-5)
-    assert np.any(np.asarray(new.params["policy"]["params"]["Dense_0"]["kernel"]) != 0)  # Adam moved the weights
-    policy = state.params["policy"]
-    moved = agent.policy_net.apply(policy, b.obs, train=True, mutable=["batch_stats"])[0]
-    kept = agent.policy_net.apply(policy, b.obs)  # the running averages: mean 0, variance 1
+    b = b.replace(obs=b.obs * 3.0 + 5.0)
     action, _ = agent.act(state, b.obs, jax.random.PRNGKey(0), deterministic=True)
-    np.testing.assert_allclose(action, kept, rtol=1e-6)
-    assert np.abs(np.asarray(moved) - np.asarray(kept)).max() > 1e-4
-    # by hand with the initial running averages (mean 0, variance 1, scale 1, bias 0): each norm is x / √(1 + ε)
-    w = {k: (np.asarray(v["kernel"]), np.asarray(v["bias"])) for k, v in policy["params"].items() if "Dense" in k}
-    x = b.obs / np.sqrt(1 + 1e-5)
-    for layer in ("Dense_0", "Dense_1"):
-        x = np.maximum((x @ w[layer][0] + w[layer][1]) / np.sqrt(1 + 1e-5), 0)
-    np.testing.assert_allclose(action, np.tanh(x @ w["Dense_2"][0] + w["Dense_2"][1]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(action, _actor_by_hand(policy, b.obs, train=False), rtol=1e-5, atol=1e-6)
+    learning = agent.policy_net.apply(policy, b.obs, train=True, mutable=["batch_stats"])[0]
+    np.testing.assert_allclose(learning, _actor_by_hand(policy, b.obs, train=True), rtol=1e-4, atol=1e-6)
+    assert np.abs(np.asarray(learning) - np.asarray(action)).max() > 1e-3  # the two modes differ here
+
+    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
+    old_stats, stats = policy["batch_stats"]["BatchNorm_0"], new.params["policy"]["batch_stats"]["BatchNorm_0"]
+    np.testing.assert_allclose(stats["mean"], 0.99 * old_stats["mean"] + 0.01 * b.obs.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats["var"], 0.99 * old_stats["var"] + 0.01 * b.obs.var(axis=0), rtol=1e-5)
+    moved = new.params["policy"]["params"]["Dense_0"]["kernel"] != policy["params"]["Dense_0"]["kernel"]
+    assert np.asarray(moved).all()  # Adam moved every weight of the first layer
 
 
 def test_a_batch_normalized_critic_learns_with_batch_statistics_and_targets_with_running_averages(rng):
-    """DDPG 2015's critic: the state input and the layers before the action are batch-normalized. Its update moves
-    the running averages by 0.01 towards the batch's statistics whatever the weight decay does to them, the target
-    uses the target critic's running averages, and a critic with nothing before the action is refused."""
+    """DDPG 2015's critic: the state input and the layers before the action are batch-normalized. Its loss uses the
+    batch's statistics, its target the target critic's own running averages; its update moves the online running
+    averages by 0.01 towards the batch's statistics; the L2 decay leaves the norms' scales alone; and a critic with
+    nothing before the action is refused."""
     from memb.config import ConfigError
 
-    agent, state = _td3(DDPG, value_batch_norm=True)
-    b = random_batch(rng, 8, 3, 2)
-    b = b.replace(obs=b.obs * 3.0 + 5.0)
-    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
-    stats = new.params["q"]["batch_stats"]["Vmap_Q_0"]["BatchNorm_0"]  # [critics, obs_dim]
-    np.testing.assert_allclose(stats["mean"][0], 0.01 * b.obs.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(stats["var"][0], 0.99 + 0.01 * b.obs.var(axis=0), rtol=1e-5)
-    # the target with the target critic's running averages (mean 0, variance 1): by hand
-    _, info = agent.critic_loss(state.params["q"], state.target, b, jax.random.PRNGKey(0))
-    p = jax.tree.map(lambda x: np.asarray(x)[0], state.target["q"]["params"]["Vmap_Q_0"])
+    agent, state = _td3(DDPG, value_batch_norm=True, gamma=0.9)
+    online = {**state.params["q"], "batch_stats": _stats_like(state.params["q"]["batch_stats"], rng)}
+    target_q = {**state.target["q"], "batch_stats": _stats_like(state.target["q"]["batch_stats"], rng)}
+    target_q = {**target_q, "params": jax.tree.map(lambda x: x * 1.1, target_q["params"])}
+    state = state.replace(params={**state.params, "q": online}, target={**state.target, "q": target_q})
+    b = random_batch(rng, 16, 3, 2)
+    b = b.replace(obs=b.obs * 3.0 + 5.0, next_obs=b.next_obs * 3.0 + 5.0)
+
+    _, info = agent.critic_loss(online, state.target, b, jax.random.PRNGKey(0))
     a_next = np.asarray(agent.policy_net.apply(state.target["policy"], b.next_obs))
-    h = np.maximum((b.next_obs / np.sqrt(1 + 1e-5)) @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"], 0)
-    h = np.maximum(h / np.sqrt(1 + 1e-5), 0)  # the first hidden layer's norm, then ReLU
-    h = np.maximum(np.concatenate([h, a_next], axis=1) @ p["Dense_1"]["kernel"] + p["Dense_1"]["bias"], 0)
-    y = b.reward + 0.99 * (1 - b.terminated) * (h @ p["Dense_2"]["kernel"] + p["Dense_2"]["bias"])[:, 0]
-    q = np.asarray(agent.q_train(state.params["q"], b.obs, b.action)[0])[0]  # the batch's own statistics
-    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q - y) ** 2), rel=1e-5)
+    y = b.reward + 0.9 * (1 - b.terminated) * _critic_by_hand(target_q, b.next_obs, a_next, train=False)
+    q = _critic_by_hand(online, b.obs, b.action, train=True)
+    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q - y) ** 2), rel=1e-4)
+
+    new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
+    old_stats = online["batch_stats"]["Vmap_Q_0"]["BatchNorm_0"]
+    stats = new.params["q"]["batch_stats"]["Vmap_Q_0"]["BatchNorm_0"]  # [critics, obs_dim]
+    np.testing.assert_allclose(stats["mean"][0], 0.99 * old_stats["mean"][0] + 0.01 * b.obs.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats["var"][0], 0.99 * old_stats["var"][0] + 0.01 * b.obs.var(axis=0), rtol=1e-5)
+    # with a zero loss gradient only the L2 decay moves a parameter: the dense layers move, the norms' scales do not
+    zero = jax.tree.map(jnp.zeros_like, online)
+    decayed = agent.value_opt.update(zero, agent.value_opt.init(online), online)[0]["params"]["Vmap_Q_0"]
+    assert np.all(np.asarray(decayed["BatchNorm_0"]["scale"]) == 0) and np.all(
+        np.asarray(decayed["BatchNorm_1"]["scale"]) == 0
+    )
+    assert np.all(np.asarray(decayed["Dense_0"]["kernel"]) != 0)
     with pytest.raises(ConfigError, match="critic_action_layer"):
         DDPGConfig(value_batch_norm=True, critic_action_layer=0)
