@@ -39,7 +39,8 @@ def saturation(path: Path, episodes: int) -> dict:
     env = make_env(run.train.env)
     agent = build_agent(run, env)
     scaler = ActionScaler(env.action_space)
-    state = load_state(agent_dir(path), agent)
+    with tempfile.TemporaryDirectory() as tmp:
+        state = load_state(agent_dir(path, Path(tmp)), agent)
     key = jax.random.PRNGKey(0)
     states, actions, returns = [], [], []
     for episode in range(episodes):
@@ -69,12 +70,11 @@ def saturation(path: Path, episodes: int) -> dict:
     }
 
 
-def agent_dir(path: Path) -> Path:
-    """A directory whose state.msgpack is the agent to look at: a run's final one, or a checkpoint's."""
+def agent_dir(path: Path, tmp: Path) -> Path:
+    """A directory whose state.msgpack is the agent to look at: a run's final one, or a checkpoint's (copied to tmp)."""
     if (path / "state.msgpack").is_file():
         return path
     agent = path / "agent.msgpack" if (path / "agent.msgpack").is_file() else checkpoint.latest(path) / "agent.msgpack"
-    tmp = Path(tempfile.mkdtemp())
     (tmp / "state.msgpack").write_bytes(agent.read_bytes())
     return tmp
 
@@ -102,13 +102,23 @@ def critic(agent, state, s: np.ndarray) -> dict:
         active = (x > 0).mean(axis=0)
         always.append(float((active == 1).mean()))
         never.append(float((active == 0).mean()))
+    norms = sorted((k for k in layers if k.startswith("BatchNorm")), key=lambda k: int(k[10:]))
     return {
+        "critic_norm_mean_abs_scale": [float(np.abs(layers[k]["scale"]).mean()) for k in norms],
         "dq_da_mean_abs": float(np.abs(grad.mean(axis=0)).mean()),
         "dq_da_std_over_states": float(grad.std(axis=0).mean()),
         "critic_mean_abs_weight": [float(np.abs(layer["kernel"]).mean()) for layer in dense],
         "critic_units_always_active": always,
         "critic_units_never_active": never,
     }
+
+
+def weights_cell(r: dict) -> str:
+    """The mean |weight| of each dense layer, and of each batch norm's scale where the critic has them."""
+    cell = ", ".join(f"{w:.4f}" for w in r["critic_mean_abs_weight"])
+    if r["critic_norm_mean_abs_scale"]:
+        cell += "; norm scales " + ", ".join(f"{g:.3f}" for g in r["critic_norm_mean_abs_scale"])
+    return cell
 
 
 def main() -> None:
@@ -119,8 +129,11 @@ def main() -> None:
     args = p.parse_args()
     for d in args.runs:
         path = Path(d)
-        if (path / "agent.msgpack").is_file():
+        if (path / "agent.msgpack").is_file():  # one checkpoint, verified against its manifest where it has one
             ok = (path.parent.parent / "config.json").is_file()
+            problem = checkpoint.verify(path) if (path / "manifest.json").is_file() else None
+            if problem:
+                p.error(f"checkpoint {d} is damaged ({problem}); give another checkpoint of the run")
         else:
             ok = (path / "config.json").is_file() and ((path / "state.msgpack").is_file() or checkpoint.latest(path))
         if not ok:
@@ -146,12 +159,12 @@ def main() -> None:
             "The first critic on the same states (dQ/da at (s, mu(s)), averaged over the action components; per "
             "layer, input to output):",
             "",
-            "| run | mean dQ/da (abs) | std of dQ/da over states | mean abs weight per layer | hidden units active on "
-            "every state | on none |",
+            "| run | mean dQ/da (abs) | std of dQ/da over states | mean abs weight per dense layer (and norm scale) "
+            "| hidden units active on every state | on none |",
             "|---|---|---|---|---|---|",
             *[
                 f"| `{r['dir']}` | {r['dq_da_mean_abs']:.4f} | {r['dq_da_std_over_states']:.4f} | "
-                + ", ".join(f"{w:.4f}" for w in r["critic_mean_abs_weight"])
+                + weights_cell(r)
                 + " | "
                 + (", ".join(f"{u:.0%}" for u in r["critic_units_always_active"]) or "n/a (batch norm)")
                 + " | "
