@@ -284,7 +284,7 @@ class DDPGConfig(TD3Config):
     difference: exploration noise is i.i.d. Gaussian (std 0.2) rather than Ornstein-Uhlenbeck (θ 0.15, σ 0.2), which
     would need noise state carried across env steps. The paper's batch normalization (`policy_batch_norm`,
     `value_batch_norm`) is off by default: with it or without it, on HalfCheetah-v5 the critic's L2 decay shrinks
-    the layers it does not normalize until the actor holds one constant action
+    the layers after the action until the actor holds one constant action
     (benchmarks/results/baselines/ddpg-collapse/).
     """
 
