@@ -18,12 +18,16 @@ RUNS=(
   # halfcheetah-200k/index.csv has each run's status and step)
   $R/halfcheetah-200k/seed0
   $R/baselines/halfcheetah-200k
+  # SVG(1)-ER, seed 0, 100k (svg/command.sh hc)
+  $R/baselines/svg/halfcheetah
   # Hopper-v5: MEMB seed 0 at the paper's 300k; MBPO seed 0 (its own settings) as far as one core ran it in one
   # session (mbpo-hopper/RESULT.md)
   $R/hopper-300k/seed0
   $R/baselines/mbpo-hopper
   # SAC, TD3 and DDPG, seed 0, 100k (hopper-100k/command.sh)
   $R/baselines/hopper-100k
+  # SVG(1)-ER, seed 0, 100k (svg/command.sh hopper)
+  $R/baselines/svg/hopper
 )
 .venv/bin/memb plot --label algo "${RUNS[@]}" --out $OUT/figure1.png
 .venv/bin/memb report --label algo "${RUNS[@]}" --steps 5000,10000,20000,30000,40000,100000,200000,300000 --out $OUT/report.md
