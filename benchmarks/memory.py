@@ -5,8 +5,11 @@ start, see memb/training/buffer.py), samples the process's resident memory every
 with SIGINT once it has done `--run-steps` env steps (it writes a checkpoint and exits), and records:
   - the peak resident memory (the kernel's VmHWM, read just before the stop) and the buffer's share of it;
   - the resident memory at the end of every epoch (metrics.csv's rss_mb, and anon_mb, its anonymous part) and the
-    least-squares slope of each over the epochs after the warm-up, in MiB per 10k env steps: a leak shows as a
-    positive slope of anon_mb (rss_mb also counts mapped library files, which the kernel may page out and back in).
+    least-squares slope of each over the epochs after the warm-up, in MiB per 10k env steps (rss_mb also counts
+    mapped library files, which the kernel may page out and back in);
+  - the C allocator's bytes in use (heap_mb) and Python's allocated blocks (py_blocks) at the end of every epoch, and
+    their slopes. Resident memory also keeps what the allocator freed but did not give back, so it moves in steps;
+    a leak is a positive slope of heap_mb or py_blocks.
 
     python benchmarks/memory.py [--env HalfCheetah-v5] [--run-steps 20000] [--record memory-] [-- EXTRA memb ARGS]
     python benchmarks/memory.py --from-run DIR [--record memory-]
@@ -45,14 +48,14 @@ def status_mib(pid: int, field: str) -> float:
     return float("nan")
 
 
+FIGURES = ("rss_mb", "anon_mb", "heap_mb", "py_blocks")  # metrics.csv's memory columns (memb/training/trainer.py)
+
+
 def epochs(metrics: Path) -> list[dict]:
     if not metrics.exists():
         return []
     with open(metrics) as f:
-        return [
-            {"step": int(r["step"]), "rss_mb": float(r["rss_mb"]), "anon_mb": float(r.get("anon_mb") or "nan")}
-            for r in csv.DictReader(f)
-        ]
+        return [{"step": int(r["step"]), **{k: float(r.get(k) or "nan") for k in FIGURES}} for r in csv.DictReader(f)]
 
 
 def main() -> None:
@@ -116,11 +119,13 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
     buffer_mib = buffer_bytes(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0]) / 2**20
     env.close()
     late = [r for r in rows if r["step"] >= args.skip_steps and (not args.until_step or r["step"] <= args.until_step)]
-    slopes = {"rss_mb": float("nan"), "anon_mb": float("nan")}
+    slopes = dict.fromkeys(FIGURES, float("nan"))
     if len(late) >= 3:
         x = np.array([r["step"] for r in late], float)
         for k in slopes:
-            slopes[k] = float(np.polyfit(x, np.array([r[k] for r in late]), 1)[0] * 10_000)
+            y = np.array([r[k] for r in late])
+            if np.isfinite(y).all():
+                slopes[k] = float(np.polyfit(x, y, 1)[0] * 10_000)
     slope = slopes["anon_mb"]
     record = {
         **started,
@@ -131,10 +136,12 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
         "peak_rss_mib": peak,
         "slope_mib_per_10k_steps": slope,  # of anon_mb
         "rss_slope_mib_per_10k_steps": slopes["rss_mb"],
+        "heap_slope_mib_per_10k_steps": slopes["heap_mb"],  # the C allocator's bytes in use
+        "py_blocks_slope_per_10k_steps": slopes["py_blocks"],
         "epochs": rows,
         "rss_samples": samples,
     }
-    first, last = (late[0], late[-1]) if late else ({"rss_mb": float("nan"), "anon_mb": float("nan"), "step": 0},) * 2
+    first, last = (late[0], late[-1]) if late else ({**dict.fromkeys(FIGURES, float("nan")), "step": 0},) * 2
     lines = [
         "",
         f"- run: {cmd[1]}, {rows[-1]['step']} env steps"
@@ -151,10 +158,17 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
         f"MiB at {first['step']} → {last['anon_mb']:.0f} MiB at {last['step']}; least-squares slope **{slope:+.2f} "
         f"MiB per 10k env steps** (all resident memory: {first['rss_mb']:.0f} → {last['rss_mb']:.0f} MiB, "
         f"{slopes['rss_mb']:+.2f} per 10k)",
+        f"- the C allocator's bytes in use (heap_mb, glibc's mallinfo2): {first['heap_mb']:.1f} → "
+        f"{last['heap_mb']:.1f} MiB, slope **{slopes['heap_mb']:+.2f} MiB per 10k env steps**; Python's allocated "
+        f"blocks (py_blocks): {first['py_blocks']:.0f} → {last['py_blocks']:.0f}, slope "
+        f"{slopes['py_blocks']:+.0f} per 10k",
         "",
-        "| step | rss (MiB) | anonymous (MiB) |",
-        "|---|---|---|",
-        *[f"| {r['step']} | {r['rss_mb']:.1f} | {r['anon_mb']:.1f} |" for r in rows],
+        "| step | rss (MiB) | anonymous (MiB) | allocator in use (MiB) | Python blocks |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['step']} | {r['rss_mb']:.1f} | {r['anon_mb']:.1f} | {r['heap_mb']:.1f} | {r['py_blocks']:.0f} |"
+            for r in rows
+        ],  # fmt: skip
     ]
     print("\n".join(lines))
     if args.record:

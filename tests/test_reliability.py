@@ -19,7 +19,8 @@ from memb.training import DivergenceError, ReplayBuffer, RunConfig, TrainConfig,
 import envs_for_tests  # noqa: F401
 from conftest import tiny_config
 
-TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", "rss_mb", "anon_mb"}  # and memory
+TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time"}
+TIMING |= {"rss_mb", "anon_mb", "heap_mb", "py_blocks"}  # and memory
 
 
 def cli_args(env: str, steps: int) -> list[str]:

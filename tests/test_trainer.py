@@ -125,3 +125,21 @@ def test_a_mujoco_warning_is_shown_once_per_process():
     assert err.count("MuJoCo warning: a test warning") == 1 and err.count("MuJoCo warning: another") == 1
     assert "WARNING: compiler" not in err  # MuJoCo's own handler (a line per model load) is replaced
     assert err.count("settotalmass") <= 1  # HalfCheetah-v5's XML warns at every load under MuJoCo 4
+
+
+def test_memory_figures_follow_an_allocation_and_its_release():
+    """metrics.csv's heap_mb is the C allocator's bytes in use: 64 MiB of numpy memory shows as +64 MiB while held
+    (anon_mb too, once its pages are touched), and is gone from heap_mb once freed."""
+    from memb.training.trainer import _resident_mb
+
+    before = _resident_mb()
+    if not np.isfinite(before["heap_mb"]):
+        pytest.skip("glibc's mallinfo2 is not available here")
+    block = np.ones(64 * 2**20 // 8)  # 64 MiB, every page written
+    held = _resident_mb()
+    del block
+    after = _resident_mb()
+    assert held["heap_mb"] - before["heap_mb"] == pytest.approx(64, abs=1.0)
+    assert held["anon_mb"] - before["anon_mb"] == pytest.approx(64, abs=4.0)
+    assert after["heap_mb"] - before["heap_mb"] == pytest.approx(0, abs=1.0)
+    assert held["py_blocks"] > 0

@@ -17,6 +17,7 @@ uninterrupted one: the same eval.csv, metrics (bar the timings) and final parame
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import math
@@ -564,18 +565,44 @@ def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
 
 
 def _resident_mb() -> dict[str, float]:
-    """This process's resident memory now, in MiB (Linux /proc; NaN elsewhere), for metrics.csv every epoch:
-    `rss_mb`, all of it, and `anon_mb`, its anonymous part (heap, replay buffer, JAX's arrays and executables).
-    A leak shows in `anon_mb`. `rss_mb` also counts the mapped library files, which the kernel may page out and
-    in again at any time (this project's machine runs DAMON page-out), so it can drop without anything freed."""
+    """This process's memory now, for metrics.csv every epoch (Linux; NaN where a figure is not available):
+    - `rss_mb`, all of its resident memory, and `anon_mb`, the anonymous part (heap, replay buffer, JAX's arrays and
+      executables), from /proc. `rss_mb` also counts the mapped library files, which the kernel may page out and in
+      again at any time (this project's machine runs DAMON page-out), so it can drop without anything freed.
+    - `heap_mb`: the bytes the C allocator has handed out and not yet had back (glibc's mallinfo2: `uordblks`, the
+      arenas' chunks in use, plus `hblkhd`, the mmapped ones). XLA's CPU buffers come from it too. Resident memory
+      also keeps what was freed but not returned to the system, so it moves in steps with the allocator's
+      high-water marks; a leak is growth of `heap_mb` (or of `py_blocks`), not of `anon_mb` alone.
+    - `py_blocks`: the memory blocks Python's own allocator holds (sys.getallocatedblocks): a leak of Python objects.
+    """
+    out = {"rss_mb": float("nan"), "anon_mb": float("nan"), "heap_mb": _heap_in_use_mb(),
+           "py_blocks": float(sys.getallocatedblocks())}  # fmt: skip
     try:
         with open("/proc/self/statm") as f:
             fields = f.read().split()
         page = os.sysconf("SC_PAGE_SIZE") / 2**20
         resident, shared = int(fields[1]), int(fields[2])  # shared: file-backed and shared-memory pages
-        return {"rss_mb": resident * page, "anon_mb": (resident - shared) * page}
+        out.update(rss_mb=resident * page, anon_mb=(resident - shared) * page)
     except (OSError, ValueError, IndexError):
-        return {"rss_mb": float("nan"), "anon_mb": float("nan")}
+        pass
+    return out
+
+
+class _MallInfo2(ctypes.Structure):
+    # glibc >= 2.33, malloc.h: struct mallinfo2, ten size_t fields
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]  # fmt: skip
+
+
+def _heap_in_use_mb() -> float:
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):  # not glibc, or older than 2.33
+        return float("nan")
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
