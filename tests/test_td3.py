@@ -199,3 +199,88 @@ def test_a_batch_normalized_critic_learns_with_batch_statistics_and_targets_with
     assert np.all(np.asarray(decayed["Dense_0"]["kernel"]) != 0)
     with pytest.raises(ConfigError, match="critic_action_layer"):
         DDPGConfig(value_batch_norm=True, critic_action_layer=0)
+
+
+def test_ou_exploration_is_the_papers_process_by_hand():
+    """x₁ = σε₁, x₂ = (1 − θ)x₁ + σε₂, a = clip(μ(s) + x); ε from the carry's key as split by act; a deterministic
+    act leaves x alone; the end of an episode puts it back to 0. DDPG's preset uses it, TD3's does not."""
+    assert DDPGConfig().exploration == "ou" and TD3Config().exploration == "gaussian"
+    theta, sigma = 0.15, 0.3
+    agent, state = _td3(DDPG, exploration_noise=sigma, ou_theta=theta)
+    obs = np.array([0.3, -0.2, 0.1], np.float32)
+    mu = np.asarray(agent.policy_net.apply(state.params["policy"], obs))
+    carry = agent.act_carry(jax.random.PRNGKey(7))
+    np.testing.assert_array_equal(carry["noise"], np.zeros(2))
+    key, x = jax.random.PRNGKey(7), np.zeros(2)
+    for _ in range(3):
+        key, sub = jax.random.split(key)
+        x = (1 - theta) * x + sigma * np.asarray(jax.random.normal(sub, (2,)))
+        action, carry = agent.act(state, obs, carry)
+        np.testing.assert_allclose(carry["noise"], x, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(action, np.clip(mu + x, -1, 1), rtol=1e-5, atol=1e-6)
+    clean, after = agent.act(state, obs, carry, deterministic=True)
+    np.testing.assert_allclose(clean, mu, rtol=1e-6)
+    np.testing.assert_array_equal(after["noise"], carry["noise"])
+    np.testing.assert_array_equal(agent.reset_act_carry(carry)["noise"], np.zeros(2))
+    np.testing.assert_array_equal(agent.reset_act_carry(carry)["key"], carry["key"])
+
+
+def test_ou_noise_has_the_processs_spread_and_memory():
+    """Stationary std σ/√(1 − (1 − θ)²) and lag-1 autocorrelation 1 − θ, over 20k steps (σ small: no clipping)."""
+    theta, sigma = 0.15, 0.02
+    agent, state = _td3(DDPG, exploration_noise=sigma, ou_theta=theta)
+    obs = np.zeros(3, np.float32)
+    mu = np.asarray(agent.policy_net.apply(state.params["policy"], obs))
+    assert np.all(np.abs(mu) < 0.5)
+    step = jax.jit(lambda c: agent.act_fn(state.params["policy"], obs, c)[::-1])
+    _, actions = jax.lax.scan(lambda c, _: step(c), agent.act_carry(jax.random.PRNGKey(1)), None, length=20_000)
+    x = np.asarray(actions)[1000:] - mu
+    assert np.std(x, axis=0) == pytest.approx(np.full(2, sigma / np.sqrt(1 - (1 - theta) ** 2)), rel=0.08)
+    lag1 = [np.corrcoef(x[:-1, j], x[1:, j])[0, 1] for j in range(2)]
+    assert lag1 == pytest.approx([1 - theta] * 2, abs=0.03)
+
+
+def _ddpg_run(steps: int, checkpoint_every: int = 0, seed: int = 0) -> RunConfig:
+    agent = DDPGConfig(batch_size=16, policy_hidden=(16, 16), value_hidden=(16, 16), random_steps=50)
+    train = TrainConfig(env="Pendulum-v1", steps=steps, epoch_length=50, eval_episodes=1, seed=seed,
+                        checkpoint_every=checkpoint_every, keep_checkpoints=5)  # fmt: skip
+    return RunConfig("ddpg", train, agent)
+
+
+def test_ddpg_ou_noise_is_checkpointed_and_restarted_each_episode(tmp_path):
+    """A run stopped at 250 steps (mid-episode, the noise far from 0) and continued to 300 equals the 300-step run
+    bit for bit: the OU process's value is in the checkpoint. Pendulum's episodes end every 200 steps."""
+    reference = train(_ddpg_run(300), tmp_path / "a", progress=False, tensorboard=False)
+    train(_ddpg_run(250), tmp_path / "b", progress=False, tensorboard=False)
+    continued = train(_ddpg_run(300), tmp_path / "b", resume=True, progress=False, tensorboard=False)
+    assert [r["return_mean"] for r in continued.eval_rows] == [r["return_mean"] for r in reference.eval_rows]
+    assert (tmp_path / "b" / "state.msgpack").read_bytes() == (tmp_path / "a" / "state.msgpack").read_bytes()
+    # the carry each stochastic act received: the episode that starts at step 200 starts from noise 0
+    seen = []
+    original = DDPG.act
+
+    def recording(self, state, obs, carry, deterministic=False):
+        if not deterministic:
+            seen.append(np.asarray(carry["noise"]))
+        return original(self, state, obs, carry, deterministic)
+
+    monkeypatch = pytest.MonkeyPatch()
+    with monkeypatch.context() as m:
+        m.setattr(DDPG, "act", recording)
+        train(_ddpg_run(210), tmp_path / "c", progress=False, tensorboard=False)
+    assert len(seen) == 160  # steps 50..209
+    assert np.all(seen[0] == 0) and np.all(seen[150] == 0)  # steps 50 (first act) and 200 (a new episode)
+    assert np.all(np.abs(seen[149]) > 0) and np.all(np.abs(seen[151]) > 0)
+
+
+def test_ddpg_with_ou_noise_in_a_vmapped_run_equals_its_single_run(tmp_path):
+    from memb.training.multiseed import train_seeds
+
+    run = _ddpg_run(300)
+    multi = train_seeds(run, [0, 1], [tmp_path / "m0", tmp_path / "m1"], progress=False, tensorboard=False)
+    single = train(_ddpg_run(300, seed=1), tmp_path / "s1", progress=False, tensorboard=False)
+    np.testing.assert_allclose(
+        [r["return_mean"] for r in multi[1].eval_rows], [r["return_mean"] for r in single.eval_rows], rtol=1e-4
+    )
+    diff = jax.tree.map(lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)))), multi[1].state, single.state)
+    assert max(jax.tree.leaves(diff)) < 1e-3

@@ -43,7 +43,9 @@ class TD3Config:
     final_init: float = 0.0  # > 0: output layers of actor and critic drawn from U(±final_init) (DDPG: 3e-3)
     policy_batch_norm: bool = False  # batch normalization of the actor's input and hidden layers (DDPG 2015, §7)
     value_batch_norm: bool = False  # ... and of the critic's state input and layers before the action (ibid.)
-    exploration_noise: float = 0.1  # std of the Gaussian added while acting
+    exploration_noise: float = 0.1  # σ of the noise added while acting
+    exploration: str = "gaussian"  # "gaussian": i.i.d. N(0, σ²); "ou": Ornstein-Uhlenbeck (DDPG 2015, §7)
+    ou_theta: float = 0.15  # the OU process's pull towards 0 per env step, θ: x ← (1 − θ)x + σε
     target_noise: float = 0.2  # target policy smoothing (§5.3); 0 turns it off
     target_noise_clip: float = 0.5
     policy_delay: int = 2  # actor and target updates every `policy_delay` critic updates
@@ -61,6 +63,8 @@ class TD3Config:
         for name in ("value_weight_decay", "exploration_noise", "target_noise", "target_noise_clip"):
             cfg.non_negative(name, getattr(self, name))
         cfg.one_of("num_critics", self.num_critics, (1, 2))
+        cfg.one_of("exploration", self.exploration, ("gaussian", "ou"))
+        cfg.in_range("ou_theta", self.ou_theta, 0.0, 1.0, closed_high=True)
         cfg.non_negative("critic_action_layer", self.critic_action_layer, integer=True)
         cfg.in_range("critic_action_layer", self.critic_action_layer, 0, len(self.value_hidden))
         cfg.non_negative("final_init", self.final_init)
@@ -147,17 +151,41 @@ class TD3:
         )
 
     # ----------------------------------------------------------------------------------- acting
-    def act_fn(self, policy_params: Params, obs: jax.Array, key: jax.Array, deterministic: bool = False):
-        key, sub = jax.random.split(key)
-        action = self.policy_net.apply(policy_params, obs)
-        if deterministic or self.config.exploration_noise == 0:
-            return action, key
-        noise = self.config.exploration_noise * jax.random.normal(sub, action.shape)
-        return jnp.clip(action + noise, -1.0, 1.0), key
+    def act_carry(self, key: jax.Array):
+        """What acting carries from one env step to the next (the trainer threads it and checkpoints it): the key;
+        with OU exploration also the noise process's value x, 0 at the start of every episode."""
+        if self.config.exploration == "ou":
+            return {"key": key, "noise": jnp.zeros(self.act_dim, jnp.float32)}
+        return key
 
-    def act(self, state: TD3State, obs: np.ndarray, key: jax.Array, deterministic: bool = False):
-        action, key = self._act(state.params["policy"], np.asarray(obs, np.float32), key, deterministic=deterministic)
-        return np.asarray(action), key
+    def reset_act_carry(self, carry):
+        """At the end of an episode: the OU process starts again from 0 (DDPG 2015, Algorithm 1)."""
+        if self.config.exploration == "ou":
+            return {**carry, "noise": jnp.zeros_like(carry["noise"])}
+        return carry
+
+    def act_fn(self, policy_params: Params, obs: jax.Array, carry, deterministic: bool = False):
+        """a = clip(μ(s) + noise, −1, 1). Gaussian: noise = σε; OU: x ← (1 − θ)x + σε (Euler step with dt = 1),
+        noise = x; ε ~ N(0, I). Deterministic: μ(s), the carry's noise unchanged."""
+        c = self.config
+        ou = isinstance(carry, dict)
+        key, sub = jax.random.split(carry["key"] if ou else carry)
+        action = self.policy_net.apply(policy_params, obs)
+        if deterministic or c.exploration_noise == 0:
+            return action, ({**carry, "key": key} if ou else key)
+        eps = jax.random.normal(sub, action.shape)
+        if not ou:
+            return jnp.clip(action + c.exploration_noise * eps, -1.0, 1.0), key
+        noise = (1.0 - c.ou_theta) * carry["noise"] + c.exploration_noise * eps
+        return jnp.clip(action + noise, -1.0, 1.0), {"key": key, "noise": noise}
+
+    def act(self, state: TD3State, obs: np.ndarray, carry, deterministic: bool = False):
+        if self.config.exploration == "ou" and not deterministic and not isinstance(carry, dict):  # a bare key: the API
+            carry = self.act_carry(carry)
+        action, carry = self._act(
+            state.params["policy"], np.asarray(obs, np.float32), carry, deterministic=deterministic
+        )
+        return np.asarray(action), carry
 
     # ------------------------------------------------------------------------------------ critic
     def target_action(self, target_policy: Params, next_obs: jax.Array, key) -> jax.Array:
@@ -280,12 +308,11 @@ def _dense_only(params: Params) -> Any:
 class DDPGConfig(TD3Config):
     """DDPG (Lillicrap et al. 2015) as TD3 with one critic, no delay, no target smoothing, and the 2015 settings.
 
-    The action joins the critic at its second layer and the output layers start in U(±3e-3), as in the paper. One
-    difference: exploration noise is i.i.d. Gaussian (std 0.2) rather than Ornstein-Uhlenbeck (θ 0.15, σ 0.2), which
-    would need noise state carried across env steps. The paper's batch normalization (`policy_batch_norm`,
-    `value_batch_norm`) is off by default: with it or without it, on HalfCheetah-v5 the critic's L2 decay shrinks
-    the layers after the action until the actor holds one constant action
-    (benchmarks/results/baselines/ddpg-collapse/).
+    As in the paper, the action joins the critic at its second layer, the output layers start in U(±3e-3), and the
+    exploration noise is an Ornstein-Uhlenbeck process (θ 0.15, σ 0.2, restarted at 0 every episode). The paper's
+    batch normalization (`policy_batch_norm`, `value_batch_norm`) is off by default: with it or without it, on
+    HalfCheetah-v5 the critic's L2 decay shrinks the layers after the action until the actor holds one constant
+    action (benchmarks/results/baselines/ddpg-collapse/).
     """
 
     batch_size: int = 64
@@ -297,6 +324,7 @@ class DDPGConfig(TD3Config):
     tau: float = 0.001
     num_critics: int = 1
     exploration_noise: float = 0.2
+    exploration: str = "ou"
     target_noise: float = 0.0
     policy_delay: int = 1
     random_steps: int = 0
@@ -307,3 +335,8 @@ class DDPGConfig(TD3Config):
 class DDPG(TD3):
     name = "ddpg"
     Config = DDPGConfig
+
+    @staticmethod
+    def upgrade_saved_config(agent: dict) -> dict:
+        """A run saved before DDPG's exploration became the paper's OU process explored with Gaussian noise."""
+        return agent if "exploration" in agent else {**agent, "exploration": "gaussian"}

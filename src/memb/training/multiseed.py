@@ -173,7 +173,7 @@ class _Lockstep:
         for i, run in enumerate(runs):
             run.open_outputs(progress and i == 0, tensorboard)  # one progress bar: the group's first seed's
         stacked = _stack([run.state for run in runs])
-        keys = jnp.stack([run.act_key for run in runs])  # stacked like the states; written back when a seed saves
+        keys = _stack([run.act_key for run in runs])  # acting carries, stacked like the states; written back on saves
         try:
             while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
                 if self.abort is not None and self.abort.is_set():
@@ -186,8 +186,13 @@ class _Lockstep:
                     actions, keys = self.act(stacked.params["policy"], obs, keys)
                     actions = np.asarray(actions)
                     randoms = [(actions[i], 0.0) for i in range(len(runs))]
-                for run, (action, log_prob) in zip(runs, randoms, strict=True):
+                for i, (run, (action, log_prob)) in enumerate(zip(runs, randoms, strict=True)):
+                    episodes = len(run.loop_state.episode_returns)
                     run.env_step(action, log_prob)
+                    if len(run.loop_state.episode_returns) > episodes and hasattr(agent, "reset_act_carry"):
+                        # the episode ended: restart this seed's exploration noise, as the single-seed trainer does
+                        fresh = agent.reset_act_carry(_slice(keys, i))
+                        keys = jax.tree.map(lambda k, f, i=i: k.at[i].set(f), keys, fresh)
 
                 # learn: all seeds' batches, each from its own buffer and generator, in one vmapped update
                 batches = [run.sample(step) for run in runs]
@@ -209,7 +214,7 @@ class _Lockstep:
                         run.stop_signal = self.leader.stop_signal
                 if runs[0].state_needed():
                     for i, run in enumerate(runs):
-                        run.state, run.act_key = _slice(stacked, i), keys[i]
+                        run.state, run.act_key = _slice(stacked, i), _slice(keys, i)
                 stopped = None
                 for run in runs:  # every seed writes its checkpoint before a stop is raised
                     try:
@@ -222,7 +227,7 @@ class _Lockstep:
             for run in runs:
                 run.close_outputs()
         for i, run in enumerate(runs):
-            run.state, run.act_key = _slice(stacked, i), keys[i]
+            run.state, run.act_key = _slice(stacked, i), _slice(keys, i)
         return [run.finish() for run in runs]
 
     def _guard(self, stacked, new, info, step: int):

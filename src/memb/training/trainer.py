@@ -108,6 +108,9 @@ def read_run_config(run_dir: Path) -> RunConfig:
         raise RunDirError(f"{run_dir} has no config.json; pass a directory written by `memb train`")
     data = json.loads(path.read_text())
     data.pop("versions", None)
+    agent_cls = AGENTS.get(data.get("algo", "memb"))
+    if hasattr(agent_cls, "upgrade_saved_config") and isinstance(data.get("agent"), dict):
+        data["agent"] = agent_cls.upgrade_saved_config(data["agent"])  # a run saved before a default changed
     return RunConfig.from_dict(data)
 
 
@@ -193,8 +196,11 @@ class _Run:
         self.train_env, self.eval_envs, self.out = train_env, eval_envs, out
         self.scaler = ActionScaler(train_env.action_space)
         key = jax.random.PRNGKey(self.tc.seed)
-        init_key, self.act_key, self.eval_key = jax.random.split(key, 3)
+        init_key, act_key, self.eval_key = jax.random.split(key, 3)
         self.state = agent.init(init_key)
+        # what acting carries across env steps: the key, and for an agent with stateful exploration noise (DDPG's
+        # Ornstein-Uhlenbeck process) its state too; restarted by `reset_act_carry` when an episode ends
+        self.act_key = agent.act_carry(act_key) if hasattr(agent, "act_carry") else act_key
         self.rng = np.random.default_rng(self.tc.seed)  # random actions and replay sampling
         self.buffer = ReplayBuffer(self.tc.buffer_capacity, agent.obs_dim, agent.act_dim)
         self.loop_state = LoopState()
@@ -277,6 +283,8 @@ class _Run:
             ls.episode_returns.append(ls.episode_return)
             ls.episode_return = 0.0
             ls.obs, _ = self.train_env.reset()
+            if hasattr(self.agent, "reset_act_carry"):
+                self.act_key = self.agent.reset_act_carry(self.act_key)
 
     def sample(self, step: int):
         """This step's replay batches, or None when the agent does not update now."""
@@ -474,7 +482,11 @@ class _Run:
             np.savez(
                 data,
                 obs=np.asarray(ls.obs),
-                act_key=np.asarray(self.act_key),
+                # the acting carry's leaves (a bare key: one leaf, under its old name, as before)
+                **{
+                    ("act_key" if i == 0 else f"act_carry_{i}"): np.asarray(x)
+                    for i, x in enumerate(jax.tree.leaves(self.act_key))
+                },
                 eval_key=np.asarray(self.eval_key),
                 buffer_obs=buf.obs[:n],
                 buffer_action=buf.action[:n],
@@ -519,7 +531,12 @@ class _Run:
                 column[:n] = np.roll(column[:n], -buf.pos, axis=0)
             buf.pos = n
         self.rng.bit_generator.state = loop["rng"]
-        self.act_key, self.eval_key = jax.numpy.asarray(a["act_key"]), jax.numpy.asarray(a["eval_key"])
+        treedef = jax.tree.structure(self.act_key)  # this agent's acting carry, as made in __init__
+        names = ["act_key", *(f"act_carry_{i}" for i in range(1, treedef.num_leaves))]
+        fresh = jax.tree.leaves(self.act_key)  # a leaf that a checkpoint made before the agent had it lacks: as new
+        leaves = [a[n] if n in a else x for n, x in zip(names, fresh, strict=True)]
+        self.act_key = jax.tree.unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
+        self.eval_key = jax.numpy.asarray(a["eval_key"])
         ls.step = loop["step"]
         ls.eval_rows, ls.metric_rows, ls.events = loop["eval_rows"], loop["metric_rows"], loop["events"]
         ls.episode_returns = loop["episode_returns"]
