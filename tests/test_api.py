@@ -40,3 +40,17 @@ def test_registered_id_and_other_algos():
     agent = Agent("Pendulum-v1", algo="sac", batch_size=32, updates_per_step=2)
     assert agent.config.algo == "sac" and agent.config.agent.batch_size == 32
     assert agent.config.agent.updates_per_step == 2
+
+
+def test_stochastic_ddpg_actions_follow_each_calls_batch(tmp_path):
+    """DDPG's OU noise keeps no state across API calls: a batch of 5, then one observation, then a batch of 4 get
+    5, 1 and 4 actions, within the bounds."""
+    agent = Agent("Pendulum-v1", algo="ddpg", out=tmp_path / "run", preset="none", batch_size=16, random_steps=20,
+                  policy_hidden=(16, 16), value_hidden=(16, 16), epoch_length=50, eval_episodes=1)  # fmt: skip
+    agent.learn(50, progress=False)
+    rng = np.random.default_rng(0)
+    for n in (5, 1, 4):
+        obs = rng.normal(size=(n, 3)) if n > 1 else rng.normal(size=3)
+        action = agent.act(obs, deterministic=False)
+        assert action.shape == (n, 1) if n > 1 else action.shape == (1,)
+        assert np.abs(action).max() <= 2.0

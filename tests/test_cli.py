@@ -1,7 +1,9 @@
 """The command line: every bad input gets one line, exit 2 and no run directory; a short run writes every file."""
 
 import csv
+import ctypes
 import json
+import math
 
 import pytest
 
@@ -157,7 +159,8 @@ def test_short_train_writes_every_file_and_evaluate_reads_them(trained_run, caps
     assert float(metrics[-1]["updates_per_s"]) > 0 and float(metrics[-1]["q_loss"]) >= 0
     rss, anon = float(metrics[-1]["rss_mb"]), float(metrics[-1]["anon_mb"])
     assert 100 < anon < rss  # the anonymous part (JAX, the buffer) of all resident memory, libraries included
-    assert 10 < float(metrics[-1]["heap_mb"]) < anon and float(metrics[-1]["py_blocks"]) > 1000
+    heap = float(metrics[-1]["heap_mb"])
+    assert 10 < heap < anon or (math.isnan(heap) and not hasattr(ctypes.CDLL(None), "mallinfo2"))  # glibc >= 2.33
     assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporaries
 
     code, stdout, err = run_cli(["evaluate", str(out), "--episodes", "2"], capsys)

@@ -284,3 +284,34 @@ def test_ddpg_with_ou_noise_in_a_vmapped_run_equals_its_single_run(tmp_path):
     )
     diff = jax.tree.map(lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)))), multi[1].state, single.state)
     assert max(jax.tree.leaves(diff)) < 1e-3
+
+
+def test_ou_noise_is_kept_unclipped_while_the_action_is_clipped():
+    """σ = 5: the actions sit inside [−1, 1] (mostly at its ends), the process's own value is not clipped."""
+    agent, state = _td3(DDPG, exploration_noise=5.0)
+    obs = np.zeros(3, np.float32)
+    carry = agent.act_carry(jax.random.PRNGKey(3))
+    actions, noises = [], []
+    for _ in range(20):
+        action, carry = agent.act(state, obs, carry)
+        actions.append(action)
+        noises.append(np.asarray(carry["noise"]))
+    assert np.abs(actions).max() <= 1.0 and np.mean(np.abs(actions) == 1.0) > 0.5
+    assert np.abs(noises).max() > 3.0
+
+
+def test_ddpg_runs_saved_before_ou_noise_read_back_as_gaussian(tmp_path):
+    """A DDPG config.json without `exploration` (every run before OU noise) is read as Gaussian, by resume and
+    evaluate (read_run_config) and by the experiment grid's check of a finished run (RunConfig.from_saved)."""
+    import json
+
+    from memb.training.trainer import read_run_config
+
+    new = RunConfig("ddpg", TrainConfig(env="Pendulum-v1"), DDPGConfig()).to_dict()
+    assert new["agent"]["exploration"] == "ou"
+    old = {**new, "agent": {k: v for k, v in new["agent"].items() if k not in ("exploration", "ou_theta")}}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert read_run_config(tmp_path).agent.exploration == "gaussian"
+    assert RunConfig.from_saved(old).agent.exploration == "gaussian"
+    assert RunConfig.from_saved(new).agent.exploration == "ou"
+    assert RunConfig.from_saved({**old, "algo": "td3"}).agent.exploration == "gaussian"  # TD3's own default

@@ -80,7 +80,10 @@ class Agent:
             raise ValueError(
                 f"obs must have shape [{self.agent.obs_dim}] or [n, {self.agent.obs_dim}], got {obs.shape}"
             )
-        action, self._key = self.agent.act(self.state, obs, self._key, deterministic=deterministic)
+        action, carry = self.agent.act(self.state, obs, self._key, deterministic=deterministic)
+        # only the key carries over: these calls know no episodes, so an agent's exploration-noise state (DDPG's
+        # Ornstein-Uhlenbeck process) starts afresh at every call (its first step: σε)
+        self._key = carry["key"] if isinstance(carry, dict) else carry
         return self.scaler.to_env(action)
 
     # ---------------------------------------------------------------------------------- save, load

@@ -180,11 +180,11 @@ class TD3:
         return jnp.clip(action + noise, -1.0, 1.0), {"key": key, "noise": noise}
 
     def act(self, state: TD3State, obs: np.ndarray, carry, deterministic: bool = False):
-        if self.config.exploration == "ou" and not deterministic and not isinstance(carry, dict):  # a bare key: the API
-            carry = self.act_carry(carry)
-        action, carry = self._act(
-            state.params["policy"], np.asarray(obs, np.float32), carry, deterministic=deterministic
-        )
+        obs = np.asarray(obs, np.float32)
+        if self.config.exploration == "ou" and not deterministic and not isinstance(carry, dict):
+            # a bare key (the Python API): the process starts at 0, one value per observation of a batch
+            carry = {"key": carry, "noise": jnp.zeros((*obs.shape[:-1], self.act_dim), jnp.float32)}
+        action, carry = self._act(state.params["policy"], obs, carry, deterministic=deterministic)
         return np.asarray(action), carry
 
     # ------------------------------------------------------------------------------------ critic

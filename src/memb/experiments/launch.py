@@ -80,7 +80,7 @@ def classify(run: Run, run_dir: Path) -> RunState:
     saved = json.loads(config_file.read_text())
     saved.pop("versions", None)
     try:  # through the config classes, so that fields added since the run was written take their defaults
-        saved = RunConfig.from_dict(saved).to_dict()
+        saved = RunConfig.from_saved(saved).to_dict()
     except cfg.ConfigError:
         pass  # an unreadable config differs
     if _comparable(saved) != _comparable(run.config.to_dict()):

@@ -62,6 +62,15 @@ class RunConfig:
         return {"algo": self.algo, "train": cfg.to_dict(self.train), "agent": cfg.to_dict(self.agent)}
 
     @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> RunConfig:
+        """A run directory's config.json (without its "versions"), written by this or an earlier memb: an agent may
+        upgrade what it saved before one of its defaults changed (`upgrade_saved_config`; DDPG's noise)."""
+        agent_cls = AGENTS.get(values.get("algo", "memb"))
+        if hasattr(agent_cls, "upgrade_saved_config") and isinstance(values.get("agent"), dict):
+            values = {**values, "agent": agent_cls.upgrade_saved_config(values["agent"])}
+        return cls.from_dict(values)
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         algo = values.get("algo", "memb")
         cfg.one_of("algo", algo, tuple(AGENTS))

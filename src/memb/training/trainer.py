@@ -108,10 +108,7 @@ def read_run_config(run_dir: Path) -> RunConfig:
         raise RunDirError(f"{run_dir} has no config.json; pass a directory written by `memb train`")
     data = json.loads(path.read_text())
     data.pop("versions", None)
-    agent_cls = AGENTS.get(data.get("algo", "memb"))
-    if hasattr(agent_cls, "upgrade_saved_config") and isinstance(data.get("agent"), dict):
-        data["agent"] = agent_cls.upgrade_saved_config(data["agent"])  # a run saved before a default changed
-    return RunConfig.from_dict(data)
+    return RunConfig.from_saved(data)
 
 
 def versions() -> dict[str, str]:
@@ -553,6 +550,8 @@ class _Run:
             # the env's state can't be captured: start a new episode, seeded by the step for reproducibility
             ls.obs, _ = self.train_env.reset(seed=self.tc.seed + ls.step)
             ls.episode_return = 0.0
+            if hasattr(self.agent, "reset_act_carry"):
+                self.act_key = self.agent.reset_act_carry(self.act_key)
             print(
                 f"memb: warning: {self.tc.env}'s state can't be restored; the episode in progress at step {ls.step} "
                 "was lost and a new one started",
