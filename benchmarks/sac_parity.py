@@ -35,18 +35,30 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.2, help="the starting α of both")
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--sides", default="memb,sb3", help="memb, sb3 or both (one side: the other's run exists)")
     args = parser.parse_args()
+    sides = args.sides.split(",")
+    if not sides or not set(sides) <= {"memb", "sb3"}:
+        parser.error(f"--sides takes memb, sb3 or both, comma-separated; got {args.sides!r}")
     started = header()
     seeds = [int(s) for s in args.seeds.split(",")]
     never = float("inf")  # no early stop: whole curves
     common = (args.steps, args.eval_every, args.eval_episodes)
     results: dict[str, list] = {"memb_sac": [], "sb3_sac": []}
     for seed in seeds:  # alternating, so that drifts of the machine hit both alike
-        memb = run_memb(args.env, seed, never, *common, algo="sac", random_steps=args.random_steps, alpha=args.alpha)
-        sb3 = run_sb3(args.env, seed, never, *common, learning_starts=args.random_steps, ent_coef=f"auto_{args.alpha}")
-        for name, r in (("memb_sac", memb), ("sb3_sac", sb3)):
-            results[name].append(r)
-            print(f"{args.env} seed {seed} {name}: {[round(c[2]) for c in r['curve']]}", flush=True)
+        if "memb" in sides:
+            r = run_memb(args.env, seed, never, *common, algo="sac", random_steps=args.random_steps, alpha=args.alpha)
+            results["memb_sac"].append(r)
+            print(f"{args.env} seed {seed} memb_sac: {[round(c[2]) for c in r['curve']]}", flush=True)
+        if "sb3" in sides:
+            alpha = f"auto_{args.alpha}"
+            r = run_sb3(args.env, seed, never, *common, learning_starts=args.random_steps, ent_coef=alpha)
+            results["sb3_sac"].append(r)
+            print(f"{args.env} seed {seed} sb3_sac: {[round(c[2]) for c in r['curve']]}", flush=True)
+    ran = next(r for r in results.values() if r)[0]["curve"]
+    nan_run = {"curve": [(c[0], float("nan"), float("nan")) for c in ran]}
+    for name in results:  # a side not run shows as nan
+        results[name] = results[name] or [nan_run] * len(seeds)
 
     steps = [c[0] for c in results["memb_sac"][0]["curve"]]
     lines = [
