@@ -20,6 +20,8 @@ RUNS=(
   $R/baselines/halfcheetah-200k
   # SVG(1)-ER, seed 0, 100k (svg/command.sh hc)
   $R/baselines/svg/halfcheetah
+  # MBPO (its own settings), seed 0, as far as one core ran it in one session (mbpo-halfcheetah/RESULT.md)
+  $R/baselines/mbpo-halfcheetah
   # Hopper-v5: MEMB seed 0 at the paper's 300k; MBPO seed 0 (its own settings) as far as one core ran it in one
   # session (mbpo-hopper/RESULT.md)
   $R/hopper-300k/seed0
