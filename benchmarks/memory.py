@@ -7,9 +7,10 @@ with SIGINT once it has done `--run-steps` env steps (it writes a checkpoint and
   - the resident memory at the end of every epoch (metrics.csv's rss_mb, and anon_mb, its anonymous part) and the
     least-squares slope of each over the epochs after the warm-up, in MiB per 10k env steps (rss_mb also counts
     mapped library files, which the kernel may page out and back in);
-  - the C allocator's bytes in use (heap_mb) and Python's allocated blocks (py_blocks) at the end of every epoch, and
-    their slopes. Resident memory also keeps what the allocator freed but did not give back, so it moves in steps;
-    a leak is a positive slope of heap_mb or py_blocks.
+  - the C allocator's bytes in use (heap_mb), the free chunks it keeps (heap_free_mb) and Python's allocated blocks
+    (py_blocks) at the end of every epoch, and their slopes. Resident memory also keeps what the allocator freed but
+    did not give back, so without the trainer's per-epoch trim (`--trim-memory false`) it moves in steps; a leak is
+    a positive slope of heap_mb or py_blocks.
 
     python benchmarks/memory.py [--env HalfCheetah-v5] [--run-steps 20000] [--record memory-] [-- EXTRA memb ARGS]
     python benchmarks/memory.py --from-run DIR [--record memory-]
@@ -48,7 +49,7 @@ def status_mib(pid: int, field: str) -> float:
     return float("nan")
 
 
-FIGURES = ("rss_mb", "anon_mb", "heap_mb", "py_blocks")  # metrics.csv's memory columns (memb/training/trainer.py)
+FIGURES = ("rss_mb", "anon_mb", "heap_mb", "heap_free_mb", "py_blocks")  # metrics.csv memory columns (trainer.py)
 
 
 def epochs(metrics: Path) -> list[dict]:
@@ -137,6 +138,7 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
         "slope_mib_per_10k_steps": slope,  # of anon_mb
         "rss_slope_mib_per_10k_steps": slopes["rss_mb"],
         "heap_slope_mib_per_10k_steps": slopes["heap_mb"],  # the C allocator's bytes in use
+        "heap_free_slope_mib_per_10k_steps": slopes["heap_free_mb"],  # its free chunks
         "py_blocks_slope_per_10k_steps": slopes["py_blocks"],
         "epochs": rows,
         "rss_samples": samples,
@@ -161,12 +163,14 @@ def report(args, started: dict, cmd: list[str], samples: list, peak: float, rows
         f"- the C allocator's bytes in use (heap_mb, glibc's mallinfo2): {first['heap_mb']:.1f} → "
         f"{last['heap_mb']:.1f} MiB, slope **{slopes['heap_mb']:+.2f} MiB per 10k env steps**; Python's allocated "
         f"blocks (py_blocks): {first['py_blocks']:.0f} → {last['py_blocks']:.0f}, slope "
-        f"{slopes['py_blocks']:+.0f} per 10k",
+        f"{slopes['py_blocks']:+.0f} per 10k; the allocator's free chunks (heap_free_mb, fordblks): "
+        f"{first['heap_free_mb']:.1f} → {last['heap_free_mb']:.1f} MiB, slope {slopes['heap_free_mb']:+.2f} per 10k",
         "",
-        "| step | rss (MiB) | anonymous (MiB) | allocator in use (MiB) | Python blocks |",
-        "|---|---|---|---|---|",
+        "| step | rss (MiB) | anonymous (MiB) | allocator in use (MiB) | allocator free (MiB) | Python blocks |",
+        "|---|---|---|---|---|---|",
         *[
-            f"| {r['step']} | {r['rss_mb']:.1f} | {r['anon_mb']:.1f} | {r['heap_mb']:.1f} | {r['py_blocks']:.0f} |"
+            f"| {r['step']} | {r['rss_mb']:.1f} | {r['anon_mb']:.1f} | {r['heap_mb']:.1f} | {r['heap_free_mb']:.1f} "
+            f"| {r['py_blocks']:.0f} |"
             for r in rows
         ],  # fmt: skip
     ]

@@ -23,6 +23,7 @@ class TrainConfig:
     on_divergence: Literal["restore", "stop"] = "restore"  # non-finite update: restore and halve that lr, or stop
     max_restores: int = 3  # divergence restores before the run stops
     stop_return: float | None = None  # stop early once an evaluation's mean return reaches this (None: never)
+    trim_memory: bool = True  # hand malloc's free pages back to the system every epoch (glibc's malloc_trim)
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, str) or not self.env:

@@ -372,8 +372,10 @@ class _Run:
             "env_steps_per_s": steps_in_epoch / ls.epoch_seconds,
             "train_time": ls.train_seconds,
             "eval_time": time.perf_counter() - eval_start,
-            **_resident_mb(),
         }
+        if tc.trim_memory:  # after the evaluation's clock: its cost (about a millisecond) is counted nowhere
+            _trim_heap()
+        metric_row.update(_resident_mb())
         ls.metric_rows.append(metric_row)
         ls.pending, ls.rounds, ls.epoch_seconds = [], 0, 0.0
         write_csv_atomic(self.out / "eval.csv", ls.eval_rows)
@@ -589,9 +591,13 @@ def _resident_mb() -> dict[str, float]:
       arenas' chunks in use, plus `hblkhd`, the mmapped ones). XLA's CPU buffers come from it too. Resident memory
       also keeps what was freed but not returned to the system, so it moves in steps with the allocator's
       high-water marks; a leak is growth of `heap_mb` (or of `py_blocks`), not of `anon_mb` alone.
+    - `heap_free_mb`: the free chunks malloc keeps in its arenas (`fordblks`): freed, not given back, and resident
+      where they were touched. With `trim_memory` (the default) the trainer hands them back every epoch, just before
+      this reading, so what stays here is what the allocator could not release.
     - `py_blocks`: the memory blocks Python's own allocator holds (sys.getallocatedblocks): a leak of Python objects.
     """
-    out = {"rss_mb": float("nan"), "anon_mb": float("nan"), "heap_mb": _heap_in_use_mb(),
+    in_use, free = _heap_mb()
+    out = {"rss_mb": float("nan"), "anon_mb": float("nan"), "heap_mb": in_use, "heap_free_mb": free,
            "py_blocks": float(sys.getallocatedblocks())}  # fmt: skip
     try:
         with open("/proc/self/statm") as f:
@@ -611,14 +617,28 @@ class _MallInfo2(ctypes.Structure):
                  "keepcost")]  # fmt: skip
 
 
-def _heap_in_use_mb() -> float:
+def _heap_mb() -> tuple[float, float]:
+    """(bytes in use, free bytes kept in the arenas) of glibc's allocator, in MiB; NaN without mallinfo2."""
     try:
         mallinfo2 = ctypes.CDLL(None).mallinfo2
     except (OSError, AttributeError):  # not glibc, or older than 2.33
-        return float("nan")
+        return float("nan"), float("nan")
     mallinfo2.restype = _MallInfo2
     info = mallinfo2()
-    return (info.uordblks + info.hblkhd) / 2**20
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
+def _trim_heap() -> bool:
+    """Give the allocator's free pages back to the system (glibc's malloc_trim(0): every arena, not only the top of
+    the main heap). glibc keeps freed chunks for reuse, and a long run's resident memory then creeps up in steps with
+    no byte leaked (benchmarks/results/performance/, session 11). False where there is no malloc_trim."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
