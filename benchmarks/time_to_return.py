@@ -3,6 +3,7 @@
     pip install torch==2.13.0 stable-baselines3   # benchmark-only (the CPU wheel; never a plain `torch`)
     python benchmarks/time_to_return.py        # Pendulum-v1 -200, InvertedPendulum-v5 1000, HalfCheetah-v5 3000
     python benchmarks/time_to_return.py --tasks Pendulum-v1 --seeds 3
+    python benchmarks/time_to_return.py --tasks HalfCheetah-v5 --memb-set auto_alpha=true   # MEMB off its preset
 
 For each task and seed, MEMB (memb's trainer, the paper's preset) and SB3 SAC (its defaults with batch 256 and
 (256, 256) networks, one gradient step per env step, as facts.md §6) run one after the other. Both are evaluated with
@@ -122,7 +123,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--eval-episodes", type=int, default=5)
+    parser.add_argument(
+        "--memb-set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a field of MEMB's preset (repeatable), e.g. auto_alpha=true; the record lists them",
+    )  # fmt: skip
     args = parser.parse_args()
+    args.memb_overrides = dict(kv.split("=", 1) for kv in args.memb_set if "=" in kv)
+    if len(args.memb_overrides) != len(args.memb_set):
+        raise SystemExit(f"--memb-set takes KEY=VALUE, got {args.memb_set}")
     started = header()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
     results: dict[str, dict] = {}
@@ -133,8 +141,8 @@ def main() -> None:
         threshold, max_steps = THRESHOLDS[env_id], MAX_STEPS[env_id]
         results[env_id] = {"memb": [], "sb3_sac": []}
         for seed in range(args.seeds):  # alternating, so that drifts of the machine hit both alike
-            for name, fn in (("memb", run_memb), ("sb3_sac", run_sb3)):
-                r = fn(env_id, seed, threshold, max_steps, args.eval_every, args.eval_episodes)
+            for name, fn, over in (("memb", run_memb, args.memb_overrides), ("sb3_sac", run_sb3, {})):
+                r = fn(env_id, seed, threshold, max_steps, args.eval_every, args.eval_episodes, **over)
                 results[env_id][name].append(r)
                 print(
                     f"{env_id} seed {seed} {name}: {'reached' if r['reached'] else 'NOT reached'} {threshold:g} "
@@ -151,11 +159,14 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
         "max_steps": MAX_STEPS,
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
+        "memb_overrides": args.memb_overrides,
         "results": results,
     }
     lines = [
         f"- evaluation every {args.eval_every} env steps, {args.eval_episodes} deterministic episodes; training time "
         "only (compilation included, evaluation excluded)",
+        "- MEMB: the paper's preset"
+        + (" with " + ", ".join(f"{k}={v}" for k, v in args.memb_overrides.items()) if args.memb_overrides else ""),
         "",
         "| task | threshold | memb seconds (per seed) | SB3 SAC seconds (per seed) | ratio of medians memb / SB3 |",
         "|---|---|---|---|---|",
