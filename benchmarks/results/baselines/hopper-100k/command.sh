@@ -7,3 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 .venv/bin/memb experiment --algo sac,td3,ddpg --env Hopper-v5 --seeds 0 --steps 100000 --workers 1 \
   --no-progress --out benchmarks/results/baselines/hopper-100k "$@"
+# Session 12: seeds 1 and 2 of SAC and TD3 (SAC's seed 1 was already run). DDPG keeps only seed 0: its preset now
+# explores with OU noise, and seed 0 ran with the Gaussian noise of the preset before, so new seeds would not be
+# the same agent.
+.venv/bin/memb experiment --algo sac,td3 --env Hopper-v5 --seeds 0-2 --steps 100000 --workers 1 \
+  --no-progress --out benchmarks/results/baselines/hopper-100k "$@"
