@@ -25,6 +25,14 @@ CANDIDATES = {
     "no-multi-thread-eigen": "--xla_cpu_multi_thread_eigen=false",
     "concurrency-scheduler": "--xla_cpu_enable_concurrency_optimized_scheduler=true",
     "fast-math": "--xla_cpu_enable_fast_math=true",
+    # session 12, jaxlib 0.10.2, whose products already run in YNNPACK by default (`INDIVIDUAL_DOT`)
+    "vec512": "--xla_cpu_prefer_vector_width=512",  # AVX-512 for XLA's own elementwise loops (default 256)
+    "ynn-eltwise": "--xla_cpu_experimental_ynn_fusion_type=+eltwise",  # elementwise fusions to YNNPACK too
+    "ynn-dot": "--xla_cpu_experimental_ynn_fusion_type=+dot",  # products fused with their neighbours in YNNPACK
+    "ynn-off": "--xla_cpu_experimental_ynn_fusion_type=",  # no YNNPACK: XLA's own products
+    "xnn-graph": "--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY",
+    "scheduler-concurrency": "--xla_cpu_scheduler_type=CPU_SCHEDULER_TYPE_CONCURRENCY_OPTIMIZED",
+    "opt-fast-runtime": "--xla_cpu_opt_preset=CPU_OPT_PRESET_FAST_RUNTIME",
 }
 
 
