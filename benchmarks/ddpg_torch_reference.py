@@ -3,7 +3,7 @@
 memb's DDPG collapses on HalfCheetah-v5 at the paper's settings (results/baselines/ddpg-collapse/): the critic's L2
 decay of 1e-2, added to the gradient before Adam, shrinks the critic until ∂Q/∂a is the same at every state and the
 actor holds one corner of the action box. Is that memb's code, or the settings? This script is a second DDPG, in
-PyTorch, written apart from memb's and sharing none of its code, with the settings of facts.md §6 and the paper:
+PyTorch, written apart from memb's agents, with the settings of facts.md §6 and the paper:
   - actor and critic (400, 300) ReLU, the action joining the critic at its second layer, output layers drawn from
     U(±3e-3), the others PyTorch's default U(±1/√fan_in) (the paper's init);
   - Adam, actor 1e-4, critic 1e-3 with L2 weight decay `--weight-decay` (1e-2) through torch's coupled
@@ -14,7 +14,16 @@ PyTorch, written apart from memb's and sharing none of its code, with the settin
   - truncated episodes bootstrap, terminated ones do not.
 Every `--eval-every` steps: `--eval-episodes` deterministic episodes (seeded as time_to_return.py's), the critic's
 mean |weight| per layer, and ∂Q/∂a at (s, μ(s)) over 1000 replay states: its mean |·| and its std over the states (a
-collapsed critic has a std near 0), and the share of the actor's action components within 0.01 of a bound.
+collapsed critic has a std near 0; their ratio tells a state-independent ∂Q/∂a from a uniformly small one), and the
+share of the actor's action components within 0.01 of a bound.
+
+Where it differs from memb's DDPG, on purpose: the critic's loss is the paper's full mean squared TD error (memb's is
+half of it, so the same decay coefficient weighs twice as much there against the TD gradient); the hidden layers
+start as PyTorch's U(±1/√fan_in), weights and biases (the paper's; memb: Flax's LeCun normal, zero biases). Left out:
+the paper's batch normalization (memb has it as an option, off by default). The replay buffer holds every step of
+the run (at most 1e6 here), the action box is taken as symmetric (true of the MuJoCo tasks), the diagnostics draw
+their states from the replay sampler's generator (so `--eval-every` changes the run), and the evaluation is
+time_to_return.py's (which imports memb); no agent code is shared.
 
     pip install torch==2.13.0        # benchmark-only (the CPU wheel)
     python benchmarks/ddpg_torch_reference.py --steps 30000 [--weight-decay 0] [--decay-scope weights] --record NAME

@@ -36,6 +36,7 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from memb.training import memory  # noqa: E402
 from memb.training.buffer import buffer_bytes  # noqa: E402
 
 from _record import header, write_record  # noqa: E402
@@ -49,7 +50,7 @@ def status_mib(pid: int, field: str) -> float:
     return float("nan")
 
 
-FIGURES = ("rss_mb", "anon_mb", "heap_mb", "heap_free_mb", "py_blocks")  # metrics.csv memory columns (trainer.py)
+FIGURES = memory.COLUMNS  # metrics.csv's memory columns
 
 
 def epochs(metrics: Path) -> list[dict]:

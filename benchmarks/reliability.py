@@ -25,13 +25,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from memb.training import checkpoint  # noqa: E402
+from memb.training import (
+    checkpoint,  # noqa: E402
+    memory,  # noqa: E402
+)
 from memb.training.io import write_json_atomic  # noqa: E402
 
 from _record import header  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "reliability"
-TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", "rss_mb", "anon_mb"}  # and memory
+TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", *memory.COLUMNS}  # and memory
 
 
 def small_run_args(env: str, steps: int) -> list[str]:

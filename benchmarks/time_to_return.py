@@ -128,9 +128,12 @@ def main() -> None:
         help="override a field of MEMB's preset (repeatable), e.g. auto_alpha=true; the record lists them",
     )  # fmt: skip
     args = parser.parse_args()
-    args.memb_overrides = dict(kv.split("=", 1) for kv in args.memb_set if "=" in kv)
-    if len(args.memb_overrides) != len(args.memb_set):
+    if any("=" not in kv for kv in args.memb_set):
         raise SystemExit(f"--memb-set takes KEY=VALUE, got {args.memb_set}")
+    args.memb_overrides = dict(kv.split("=", 1) for kv in args.memb_set)
+    fixed = {"env", "seed", "steps", "epoch_length", "eval_episodes", "checkpoint_every", "stop_return"}
+    if fixed & set(args.memb_overrides):
+        raise SystemExit(f"--memb-set cannot change {sorted(fixed & set(args.memb_overrides))}: the protocol sets them")
     started = header()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
     results: dict[str, dict] = {}

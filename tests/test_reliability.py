@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memb.training import DivergenceError, ReplayBuffer, RunConfig, TrainConfig, checkpoint, train
+from memb.training import DivergenceError, ReplayBuffer, RunConfig, TrainConfig, checkpoint, memory, train
 
 import envs_for_tests  # noqa: F401
 from conftest import tiny_config
 
-TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time"}
-TIMING |= {"rss_mb", "anon_mb", "heap_mb", "heap_free_mb", "py_blocks"}  # and memory
+TIMING = {"updates_per_s", "env_steps_per_s", "train_time", "eval_time", *memory.COLUMNS}  # and memory
 
 
 def cli_args(env: str, steps: int) -> list[str]:

@@ -48,7 +48,30 @@ def test_ddpg_target_has_one_critic_and_no_smoothing(rng):
     a_next = agent.policy_net.apply(state.target["policy"], b.next_obs)
     y = b.reward + 0.99 * (1 - b.terminated) * np.asarray(agent.q_net.apply(state.target["q"], b.next_obs, a_next))[0]
     q = np.asarray(agent.q_net.apply(state.params["q"], b.obs, b.action))[0]
-    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q - y) ** 2), rel=1e-5)
+    assert float(info["q_loss"]) == pytest.approx(np.mean((q - y) ** 2), rel=1e-5)  # the paper's L, not TD3's ½
+
+
+def test_ddpg_weighs_its_l2_decay_against_the_papers_full_mean_squared_error(rng):
+    """The decay's λθ is added to the gradient of L = mean (y − Q)² (the 2015 paper), not of TD3's ½ of it: under
+    Adam only their balance matters, and with ½ the decay would weigh twice. The critic optimizer's first update
+    equals Adam's on ∇L + λθ by hand, and not on ∇(½L) + λθ."""
+    import optax
+
+    agent, state = _td3(DDPG, value_weight_decay=1e-2)
+    b = random_batch(rng, 16, 3, 2)
+    q_params = state.params["q"]
+    grad = jax.grad(lambda p: agent.critic_loss(p, state.target, b, jax.random.PRNGKey(0))[0])(q_params)
+    update = agent.value_opt.update(grad, agent.value_opt.init(q_params), q_params)[0]
+    adam = optax.adam(agent.config.value_lr)
+
+    def adam_on(g):
+        return adam.update(g, adam.init(q_params), q_params)[0]
+
+    with_l2 = jax.tree.map(lambda g, w: g + 1e-2 * w, grad, q_params)  # ∇L + λθ
+    half = jax.tree.map(lambda g, w: 0.5 * g + 1e-2 * w, grad, q_params)  # ∇(½L) + λθ
+    flat = lambda t: np.concatenate([np.ravel(x) for x in jax.tree.leaves(t)])  # noqa: E731
+    np.testing.assert_allclose(flat(update), flat(adam_on(with_l2)), rtol=1e-5, atol=1e-9)
+    assert not np.allclose(flat(update), flat(adam_on(half)), rtol=1e-3, atol=1e-7)
 
 
 def test_actor_and_targets_move_every_policy_delay_updates(rng):
@@ -183,7 +206,7 @@ def test_a_batch_normalized_critic_learns_with_batch_statistics_and_targets_with
     a_next = np.asarray(agent.policy_net.apply(state.target["policy"], b.next_obs))
     y = b.reward + 0.9 * (1 - b.terminated) * _critic_by_hand(target_q, b.next_obs, a_next, train=False)
     q = _critic_by_hand(online, b.obs, b.action, train=True)
-    assert float(info["q_loss"]) == pytest.approx(0.5 * np.mean((q - y) ** 2), rel=1e-4)
+    assert float(info["q_loss"]) == pytest.approx(np.mean((q - y) ** 2), rel=1e-4)
 
     new, _ = agent.update(state, jax.tree.map(lambda x: x[None], b), 0)
     old_stats = online["batch_stats"]["Vmap_Q_0"]["BatchNorm_0"]
@@ -309,9 +332,19 @@ def test_ddpg_runs_saved_before_ou_noise_read_back_as_gaussian(tmp_path):
 
     new = RunConfig("ddpg", TrainConfig(env="Pendulum-v1"), DDPGConfig()).to_dict()
     assert new["agent"]["exploration"] == "ou"
-    old = {**new, "agent": {k: v for k, v in new["agent"].items() if k not in ("exploration", "ou_theta")}}
+    old = {
+        **new,
+        "agent": {k: v for k, v in new["agent"].items() if k not in ("exploration", "ou_theta", "value_loss_scale")},
+    }
     (tmp_path / "config.json").write_text(json.dumps(old))
     assert read_run_config(tmp_path).agent.exploration == "gaussian"
     assert RunConfig.from_saved(old).agent.exploration == "gaussian"
     assert RunConfig.from_saved(new).agent.exploration == "ou"
     assert RunConfig.from_saved({**old, "algo": "td3"}).agent.exploration == "gaussian"  # TD3's own default
+    # and before the paper's loss scale: TD3's ½
+    assert RunConfig.from_saved(old).agent.value_loss_scale == 0.5
+    assert RunConfig.from_saved(new).agent.value_loss_scale == 1.0
+    ou_only = {**new, "agent": {k: v for k, v in new["agent"].items() if k != "value_loss_scale"}}  # session 11's
+    assert RunConfig.from_saved(ou_only).agent.value_loss_scale == 0.5
+    assert RunConfig.from_saved(ou_only).agent.exploration == "ou"
+    assert read_run_config(tmp_path).agent.value_loss_scale == 0.5

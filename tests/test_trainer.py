@@ -130,7 +130,7 @@ def test_a_mujoco_warning_is_shown_once_per_process():
 def test_memory_figures_follow_an_allocation_and_its_release():
     """metrics.csv's heap_mb is the C allocator's bytes in use: 64 MiB of numpy memory shows as +64 MiB while held
     (anon_mb too, once its pages are touched), and is gone from heap_mb once freed."""
-    from memb.training.trainer import _resident_mb
+    from memb.training.memory import resident_mb as _resident_mb
 
     before = _resident_mb()
     if not np.isfinite(before["heap_mb"]):
@@ -155,40 +155,53 @@ def test_memory_figures_follow_an_allocation_and_its_release():
         gc.enable()
 
 
+TRIM_CHECK = """
+import ctypes, importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("memory", sys.argv[1])
+memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(memory)
+libc = ctypes.CDLL(None)
+libc.malloc.argtypes, libc.malloc.restype = [ctypes.c_size_t], ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+memory.trim_heap()
+before = memory.resident_mb()
+pairs = [(libc.malloc(100_000), libc.malloc(100_000)) for _ in range(800)]  # each second block keeps the first
+for block, _ in pairs:  # from merging with its neighbours or with the heap's top once freed
+    ctypes.memset(block, 1, 100_000)  # resident; the keepers are never written, so their pages are not
+for block, _ in pairs:
+    libc.free(block)
+freed = memory.resident_mb()
+memory.trim_heap()
+trimmed = memory.resident_mb()
+print(json.dumps({"before": before, "freed": freed, "trimmed": trimmed}))
+"""
+
+
 def test_trim_hands_back_the_free_chunks_that_malloc_keeps():
     """The retention that made long runs' resident memory creep: 76 MiB of 100 kB blocks, each followed by a block
-    still in use, are freed. They are below the mmap threshold, so they stay in the arena as free chunks
-    (heap_free_mb +76) and resident, and no byte of them is in use. _trim_heap, what the trainer calls every epoch,
-    releases their pages (anon_mb −76) while malloc still counts them as free chunks. The keepers are never written,
-    so their pages are not resident."""
+    still in use, are freed. Below the mmap threshold, they stay in the arena as free chunks (heap_free_mb +76),
+    resident, with no byte of them in use. trim_heap, what the trainer calls every epoch, releases their pages
+    (anon_mb −76) while malloc still counts them as free chunks. In a fresh process without JAX (memory.py loaded
+    by path), so that no earlier test's free holes take the blocks."""
     import ctypes
+    import json
+    import subprocess
+    import sys
 
-    from memb.training.trainer import _resident_mb, _trim_heap
+    import memb.training.memory as memory
 
-    libc = ctypes.CDLL(None)
-    if not np.isfinite(_resident_mb()["heap_mb"]) or not hasattr(libc, "malloc_trim"):
+    if not np.isfinite(memory.resident_mb()["heap_mb"]) or not hasattr(ctypes.CDLL(None), "malloc_trim"):
         pytest.skip("glibc's mallinfo2 and malloc_trim are not available here")
-    libc.malloc.argtypes, libc.malloc.restype = [ctypes.c_size_t], ctypes.c_void_p
-    libc.free.argtypes = [ctypes.c_void_p]
-    libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: 100 kB blocks from the arena whatever earlier frees set it to
-    _trim_heap()
-    before = _resident_mb()
-    size, count = 100_000, 800
-    pairs = [(libc.malloc(size), libc.malloc(size)) for _ in range(count)]  # each second block keeps the first
-    for block, _ in pairs:  # from merging with its neighbours or with the heap's top once freed
-        ctypes.memset(block, 1, size)  # resident
-    for block, _ in pairs:
-        libc.free(block)
-    freed = _resident_mb()
-    _trim_heap()
-    trimmed = _resident_mb()
-    for _, keeper in pairs:
-        libc.free(keeper)
-    mib = size * count / 2**20
+    out = subprocess.run([sys.executable, "-c", TRIM_CHECK, memory.__file__], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    before, freed, trimmed = r["before"], r["freed"], r["trimmed"]
+    mib = 100_000 * 800 / 2**20
     assert freed["heap_mb"] - before["heap_mb"] == pytest.approx(mib, rel=0.1)  # the keepers'; the freed are not
     assert freed["heap_free_mb"] - before["heap_free_mb"] == pytest.approx(mib, rel=0.1)
     assert freed["anon_mb"] - before["anon_mb"] == pytest.approx(mib, rel=0.1)
     assert freed["anon_mb"] - trimmed["anon_mb"] == pytest.approx(mib, rel=0.1)
+    assert trimmed["heap_free_mb"] == pytest.approx(freed["heap_free_mb"], abs=2.0)  # the chunks stay counted
 
 
 @pytest.mark.parametrize("trim", [True, False])
@@ -196,7 +209,7 @@ def test_the_trainer_trims_the_heap_once_an_epoch_when_asked(tmp_path, monkeypat
     import memb.training.trainer as trainer
 
     calls = []
-    monkeypatch.setattr(trainer, "_trim_heap", lambda: calls.append(1) or True)
+    monkeypatch.setattr(trainer, "trim_heap", lambda: calls.append(1) or True)
     config = RunConfig(
         agent=tiny_config(),
         train=TrainConfig(env="MembTestCountdown-v0", steps=60, epoch_length=20, eval_episodes=1, trim_memory=trim),

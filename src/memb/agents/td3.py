@@ -37,7 +37,8 @@ class TD3Config:
     value_hidden: tuple[int, ...] = (256, 256)
     policy_lr: float = 3e-4
     value_lr: float = 3e-4
-    value_weight_decay: float = 0.0  # L2 on the critic (DDPG: 1e-2)
+    value_weight_decay: float = 0.0  # L2 on the critic (DDPG: 1e-2): λθ added to the gradient of its loss
+    value_loss_scale: float = 0.5  # the critic's loss is scale · E Σ_i (Q_i − y)² (DDPG 2015: 1, its L; TD3: ½)
     num_critics: int = 2  # clipped double Q (DDPG: 1)
     critic_action_layer: int = 0  # the critic's hidden layer whose input the action joins (DDPG: 1)
     final_init: float = 0.0  # > 0: output layers of actor and critic drawn from U(±final_init) (DDPG: 3e-3)
@@ -58,7 +59,7 @@ class TD3Config:
         cfg.positive("batch_size", self.batch_size, integer=True)
         for name in ("policy_hidden", "value_hidden"):
             cfg.layer_sizes(name, getattr(self, name))
-        for name in ("policy_lr", "value_lr"):
+        for name in ("policy_lr", "value_lr", "value_loss_scale"):
             cfg.positive(name, getattr(self, name))
         for name in ("value_weight_decay", "exploration_noise", "target_noise", "target_noise_clip"):
             cfg.non_negative(name, getattr(self, name))
@@ -198,12 +199,15 @@ class TD3:
         return jnp.clip(a + eps, -1.0, 1.0)
 
     def critic_loss(self, q_params: Params, target: dict, batch: Batch, key):
-        """½ E Σ_i (Q_i(s,a) − y)², y = r + γ(1 − d) min_j Q̄_j(s', ã) (TD3 eq. 10; DDPG: one critic, ã = μ̄(s'))."""
+        """c E Σ_i (Q_i(s,a) − y)², y = r + γ(1 − d) min_j Q̄_j(s', ã) (TD3 eq. 10; DDPG: one critic, ã = μ̄(s')).
+
+        c is `value_loss_scale`. Adam makes it irrelevant, except beside the L2 decay, whose λθ it weighs against:
+        the DDPG paper's L is the plain mean (c = 1), and with the ½ of TD3's form its decay would count twice."""
         a_next = self.target_action(target["policy"], batch.next_obs, key)
         q_next = self.q_net.apply(target["q"], batch.next_obs, a_next).min(axis=0)  # target running averages
         y = batch.reward + self.config.gamma * (1.0 - batch.terminated) * q_next
         q, stats = self.q_train(q_params, batch.obs, batch.action)
-        loss = 0.5 * jnp.mean(jnp.sum((q - jax.lax.stop_gradient(y)) ** 2, axis=0))
+        loss = self.config.value_loss_scale * jnp.mean(jnp.sum((q - jax.lax.stop_gradient(y)) ** 2, axis=0))
         return loss, {"q_loss": loss, "q_mean": q.mean(), **({"batch_stats": stats} if stats else {})}
 
     def q_train(self, q_params: Params, s: jax.Array, a: jax.Array):
@@ -321,6 +325,7 @@ class DDPGConfig(TD3Config):
     policy_lr: float = 1e-4
     value_lr: float = 1e-3
     value_weight_decay: float = 1e-2
+    value_loss_scale: float = 1.0  # the paper's L = (1/N) Σ (y − Q)², beside which its 1e-2 was set
     tau: float = 0.001
     num_critics: int = 1
     exploration_noise: float = 0.2
@@ -338,5 +343,7 @@ class DDPG(TD3):
 
     @staticmethod
     def upgrade_saved_config(agent: dict) -> dict:
-        """A run saved before DDPG's exploration became the paper's OU process explored with Gaussian noise."""
-        return agent if "exploration" in agent else {**agent, "exploration": "gaussian"}
+        """A run saved before DDPG's exploration became the paper's OU process explored with Gaussian noise; one saved
+        before its critic's loss became the paper's plain mean squared error had half of it (TD3's ½)."""
+        agent = agent if "exploration" in agent else {**agent, "exploration": "gaussian"}
+        return agent if "value_loss_scale" in agent else {**agent, "value_loss_scale": 0.5}

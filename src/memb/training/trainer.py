@@ -17,11 +17,9 @@ uninterrupted one: the same eval.csv, metrics (bar the timings) and final parame
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
 import math
-import os
 import shutil
 import signal
 import sys
@@ -40,6 +38,7 @@ from memb.training.config import RunConfig
 from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
 from memb.training.evaluation import evaluate
 from memb.training.io import write_bytes_atomic, write_csv_atomic, write_json_atomic
+from memb.training.memory import resident_mb, trim_heap
 
 
 class RunDirError(ValueError):
@@ -374,8 +373,8 @@ class _Run:
             "eval_time": time.perf_counter() - eval_start,
         }
         if tc.trim_memory:  # after the evaluation's clock: its cost (about a millisecond) is counted nowhere
-            _trim_heap()
-        metric_row.update(_resident_mb())
+            trim_heap()
+        metric_row.update(resident_mb())
         ls.metric_rows.append(metric_row)
         ls.pending, ls.rounds, ls.epoch_seconds = [], 0, 0.0
         write_csv_atomic(self.out / "eval.csv", ls.eval_rows)
@@ -580,65 +579,6 @@ def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
         new = template["opt_state"].get(name)
         if isinstance(opt, dict) and isinstance(new, dict) and "inner_state" in new and "inner_state" not in opt:
             raw["opt_state"][name] = {**new, "inner_state": opt, "count": opt["0"]["count"]}
-
-
-def _resident_mb() -> dict[str, float]:
-    """This process's memory now, for metrics.csv every epoch (Linux; NaN where a figure is not available):
-    - `rss_mb`, all of its resident memory, and `anon_mb`, the anonymous part (heap, replay buffer, JAX's arrays and
-      executables), from /proc. `rss_mb` also counts the mapped library files, which the kernel may page out and in
-      again at any time (this project's machine runs DAMON page-out), so it can drop without anything freed.
-    - `heap_mb`: the bytes the C allocator has handed out and not yet had back (glibc's mallinfo2: `uordblks`, the
-      arenas' chunks in use, plus `hblkhd`, the mmapped ones). XLA's CPU buffers come from it too. Resident memory
-      also keeps what was freed but not returned to the system, so it moves in steps with the allocator's
-      high-water marks; a leak is growth of `heap_mb` (or of `py_blocks`), not of `anon_mb` alone.
-    - `heap_free_mb`: the free chunks malloc keeps in its arenas (`fordblks`): freed, not given back, and resident
-      where they were touched. With `trim_memory` (the default) the trainer hands them back every epoch, just before
-      this reading, so what stays here is what the allocator could not release.
-    - `py_blocks`: the memory blocks Python's own allocator holds (sys.getallocatedblocks): a leak of Python objects.
-    """
-    in_use, free = _heap_mb()
-    out = {"rss_mb": float("nan"), "anon_mb": float("nan"), "heap_mb": in_use, "heap_free_mb": free,
-           "py_blocks": float(sys.getallocatedblocks())}  # fmt: skip
-    try:
-        with open("/proc/self/statm") as f:
-            fields = f.read().split()
-        page = os.sysconf("SC_PAGE_SIZE") / 2**20
-        resident, shared = int(fields[1]), int(fields[2])  # shared: file-backed and shared-memory pages
-        out.update(rss_mb=resident * page, anon_mb=(resident - shared) * page)
-    except (OSError, ValueError, IndexError):
-        pass
-    return out
-
-
-class _MallInfo2(ctypes.Structure):
-    # glibc >= 2.33, malloc.h: struct mallinfo2, ten size_t fields
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]  # fmt: skip
-
-
-def _heap_mb() -> tuple[float, float]:
-    """(bytes in use, free bytes kept in the arenas) of glibc's allocator, in MiB; NaN without mallinfo2."""
-    try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):  # not glibc, or older than 2.33
-        return float("nan"), float("nan")
-    mallinfo2.restype = _MallInfo2
-    info = mallinfo2()
-    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
-
-
-def _trim_heap() -> bool:
-    """Give the allocator's free pages back to the system (glibc's malloc_trim(0): every arena, not only the top of
-    the main heap). glibc keeps freed chunks for reuse, and a long run's resident memory then creeps up in steps with
-    no byte leaked (benchmarks/results/performance/, session 11). False where there is no malloc_trim."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
-    return True
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
