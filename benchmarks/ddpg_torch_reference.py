@@ -17,13 +17,13 @@ mean |weight| per layer, and ∂Q/∂a at (s, μ(s)) over 1000 replay states: it
 collapsed critic has a std near 0; their ratio tells a state-independent ∂Q/∂a from a uniformly small one), and the
 share of the actor's action components within 0.01 of a bound.
 
-Where it differs from memb's DDPG, on purpose: the critic's loss is the paper's full mean squared TD error (memb's is
-half of it, so the same decay coefficient weighs twice as much there against the TD gradient); the hidden layers
-start as PyTorch's U(±1/√fan_in), weights and biases (the paper's; memb: Flax's LeCun normal, zero biases). Left out:
-the paper's batch normalization (memb has it as an option, off by default). The replay buffer holds every step of
-the run (at most 1e6 here), the action box is taken as symmetric (true of the MuJoCo tasks), the diagnostics draw
-their states from the replay sampler's generator (so `--eval-every` changes the run), and the evaluation is
-time_to_return.py's (which imports memb); no agent code is shared.
+Where it differs from memb's DDPG: the critic's loss is the paper's full mean squared TD error, as memb's since
+session 12 (before, memb's was half of it, so the same decay weighed twice against the TD gradient: `--loss-scale
+0.5`); the hidden layers start as PyTorch's U(±1/√fan_in), weights and biases (the paper's; memb: Flax's LeCun
+normal, zero biases). Left out: the paper's batch normalization (memb has it as an option, off by default). The
+replay buffer holds every step of the run (at most 1e6 here), the action box is taken as symmetric (true of the
+MuJoCo tasks), the diagnostics draw their states from the replay sampler's generator (so `--eval-every` changes the
+run), and the evaluation is time_to_return.py's (which imports memb); no agent code is shared.
 
     pip install torch==2.13.0        # benchmark-only (the CPU wheel)
     python benchmarks/ddpg_torch_reference.py --steps 30000 [--weight-decay 0] [--decay-scope weights] --record NAME
@@ -83,12 +83,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30_000)
     p.add_argument("--weight-decay", type=float, default=1e-2)
     p.add_argument("--decay-scope", choices=("all", "weights"), default="all")
+    p.add_argument("--loss-scale", type=float, default=1.0, help="critic loss: scale · MSE (memb before session 12: ½)")
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--eval-episodes", type=int, default=5)
     p.add_argument("--record", default="", help="write results/baselines/ddpg-collapse/NAME<date>.json and .md")
     args = p.parse_args()
-    if args.steps < 1 or args.eval_every < 1 or args.eval_episodes < 1 or args.weight_decay < 0:
-        raise SystemExit("--steps, --eval-every and --eval-episodes must be positive and --weight-decay >= 0")
+    if min(args.steps, args.eval_every, args.eval_episodes, args.loss_scale) <= 0 or args.weight_decay < 0:
+        raise SystemExit("--steps, --eval-every, --eval-episodes, --loss-scale must be > 0 and --weight-decay >= 0")
     import torch
 
     started = header()
@@ -134,7 +135,7 @@ def main() -> None:
             s, a, r, s2, d = (torch.as_tensor(x[idx]) for x in (S, A, R, S2, D))
             with torch.no_grad():
                 y = r + 0.99 * (1 - d) * critic_target(s2, actor_target(s2)).squeeze(-1)
-            critic_loss = ((critic(s, a).squeeze(-1) - y) ** 2).mean()
+            critic_loss = args.loss_scale * ((critic(s, a).squeeze(-1) - y) ** 2).mean()
             critic_opt.zero_grad()
             critic_loss.backward()
             critic_opt.step()
@@ -181,7 +182,8 @@ def main() -> None:
             f"- a PyTorch DDPG written apart from memb's ({Path(__file__).name}), {args.env}, seed {args.seed}, "
             f"{args.steps} steps; critic L2 weight decay {args.weight_decay:g} through Adam on "
             + ("every parameter" if args.decay_scope == "all" else "the weights only, not the biases")
-            + f"; {args.eval_episodes} deterministic evaluation episodes every {args.eval_every} steps",
+            + f"; critic loss {args.loss_scale:g} × the mean squared TD error; {args.eval_episodes} deterministic "
+            f"evaluation episodes every {args.eval_every} steps",
             "",
             "| step | return | critic mean abs weight (layers 1, 2, 3) | mean abs ∂Q/∂a | its std over states "
             "| actor's components at a bound |",
