@@ -372,7 +372,7 @@ class _Run:
             "train_time": ls.train_seconds,
             "eval_time": time.perf_counter() - eval_start,
         }
-        if tc.trim_memory:  # after the evaluation's clock: its cost (about a millisecond) is counted nowhere
+        if tc.trim_memory:  # after the evaluation's clock and before the next epoch's: in neither time column
             trim_heap()
         metric_row.update(resident_mb())
         ls.metric_rows.append(metric_row)
