@@ -15,14 +15,15 @@ RUNS=(
   # SVG(1)-ER at the paper's 40 epochs, seeds 0-2 (svg/command.sh)
   $R/baselines/svg/inverted-pendulum
   # HalfCheetah-v5: MEMB seed 0 at 200k; SAC and TD3 at 200k, seeds 0-2 (halfcheetah-200k/index.csv has each
-  # run's status and step). DDPG (session 12): the preset with the paper's critic loss, seeds 0 and 1, as far as they
-  # ran (ddpg-collapse/RESULT.md; 5 evaluation episodes, not 10); halfcheetah-200k/ddpg holds the former DDPG, whose
+  # run's status and step). DDPG (session 12): the preset with the paper's critic loss, seeds 0-2 at 200k
+  # (ddpg-collapse/RESULT.md; 5 evaluation episodes, not 10); halfcheetah-200k/ddpg holds the former DDPG, whose
   # decay weighed twice the paper's, and is left out
   $R/halfcheetah-200k/seed0
   $R/baselines/halfcheetah-200k/sac
   $R/baselines/halfcheetah-200k/td3
   $R/baselines/ddpg-collapse/ddpg-paper-loss-s0
   $R/baselines/ddpg-collapse/ddpg-paper-loss-s1
+  $R/baselines/ddpg-collapse/ddpg-paper-loss-s2
   # SVG(1)-ER, seed 0, 100k (svg/command.sh hc)
   $R/baselines/svg/halfcheetah
   # MBPO (its own settings), seed 0, as far as one core ran it in one session (mbpo-halfcheetah/RESULT.md)
