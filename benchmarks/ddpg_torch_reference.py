@@ -1,9 +1,9 @@
 """DDPG at its 2015 settings outside memb: a small PyTorch DDPG, to tell a memb bug from the settings themselves.
 
-memb's DDPG collapses on HalfCheetah-v5 at the paper's settings (results/baselines/ddpg-collapse/): the critic's L2
-decay of 1e-2, added to the gradient before Adam, shrinks the critic until ∂Q/∂a is the same at every state and the
-actor holds one corner of the action box. Is that memb's code, or the settings? This script is a second DDPG, in
-PyTorch, written apart from memb's agents, with the settings of facts.md §6 and the paper:
+memb's DDPG collapsed on HalfCheetah-v5 (results/baselines/ddpg-collapse/): the critic's L2 decay of 1e-2, added to
+the gradient before Adam, shrank the critic until ∂Q/∂a was the same at every state and the actor held one corner of
+the action box. Was that memb's code, or the settings? (It was memb's: see `--loss-scale` below.) This script is a
+second DDPG, in PyTorch, written apart from memb's agents, with the settings of facts.md §6 and the paper:
   - actor and critic (400, 300) ReLU, the action joining the critic at its second layer, output layers drawn from
     U(±3e-3), the others PyTorch's default U(±1/√fan_in) (the paper's init);
   - Adam, actor 1e-4, critic 1e-3 with L2 weight decay `--weight-decay` (1e-2) through torch's coupled

@@ -25,10 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from memb.training import (
-    checkpoint,  # noqa: E402
-    memory,  # noqa: E402
-)
+from memb.training import checkpoint, memory  # noqa: E402
 from memb.training.io import write_json_atomic  # noqa: E402
 
 from _record import header  # noqa: E402

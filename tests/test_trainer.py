@@ -130,15 +130,15 @@ def test_a_mujoco_warning_is_shown_once_per_process():
 def test_memory_figures_follow_an_allocation_and_its_release():
     """metrics.csv's heap_mb is the C allocator's bytes in use: 64 MiB of numpy memory shows as +64 MiB while held
     (anon_mb too, once its pages are touched), and is gone from heap_mb once freed."""
-    from memb.training.memory import resident_mb as _resident_mb
+    from memb.training.memory import resident_mb
 
-    before = _resident_mb()
+    before = resident_mb()
     if not np.isfinite(before["heap_mb"]):
         pytest.skip("glibc's mallinfo2 is not available here")
     block = np.ones(64 * 2**20 // 8)  # 64 MiB, every page written
-    held = _resident_mb()
+    held = resident_mb()
     del block
-    after = _resident_mb()
+    after = resident_mb()
     assert held["heap_mb"] - before["heap_mb"] == pytest.approx(64, abs=1.0)
     assert held["anon_mb"] - before["anon_mb"] == pytest.approx(64, abs=4.0)
     assert after["heap_mb"] - before["heap_mb"] == pytest.approx(0, abs=1.0)
@@ -147,9 +147,9 @@ def test_memory_figures_follow_an_allocation_and_its_release():
     gc.collect()  # earlier tests' garbage, which a collection during the allocation would free and so hide
     gc.disable()
     try:
-        start = _resident_mb()["py_blocks"]
+        start = resident_mb()["py_blocks"]
         objects = [object() for _ in range(100_000)]  # one small block each
-        assert _resident_mb()["py_blocks"] - start == pytest.approx(100_000, rel=0.02)
+        assert resident_mb()["py_blocks"] - start == pytest.approx(100_000, rel=0.02)
         del objects
     finally:
         gc.enable()

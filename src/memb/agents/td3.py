@@ -326,7 +326,7 @@ class DDPGConfig(TD3Config):
     policy_lr: float = 1e-4
     value_lr: float = 1e-3
     value_weight_decay: float = 1e-2
-    value_loss_scale: float = 1.0  # the paper's L = (1/N) Σ (y − Q)², beside which its 1e-2 was set
+    value_loss_scale: float = 1.0  # the paper's L = (1/N) Σ (y − Q)² (its Algorithm 1), beside which 1e-2 was set
     tau: float = 0.001
     num_critics: int = 1
     exploration_noise: float = 0.2
