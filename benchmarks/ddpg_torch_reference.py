@@ -20,7 +20,7 @@ share of the actor's action components within 0.01 of a bound.
 Where it differs from memb's DDPG: the critic's loss is the paper's full mean squared TD error, as memb's since
 session 12 (before, memb's was half of it, so the same decay weighed twice against the TD gradient: `--loss-scale
 0.5`); the hidden layers start as PyTorch's U(±1/√fan_in), weights and biases (the paper's; memb: Flax's LeCun
-normal, zero biases). Left out: the paper's batch normalization (memb has it as an option, off by default). The
+normal, zero biases). Left out: the paper's batch normalization (in memb's DDPG preset since session 13). The
 replay buffer holds every step of the run (at most 1e6 here), the action box is taken as symmetric (true of the
 MuJoCo tasks), the diagnostics draw their states from the replay sampler's generator (so `--eval-every` changes the
 run), and the evaluation is time_to_return.py's (which imports memb); no agent code is shared.

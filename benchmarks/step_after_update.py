@@ -7,7 +7,8 @@ step that none of them accounts for ("rest"). The trainer does not run its parts
 env right after a 5–6 ms update, which has just streamed the agent state, its Adam moments and the batch's
 activations through the caches. This script times, HalfCheetah-v5, SAC at batch 256, (256, 256):
   alone           the jitted act (one observation) and one env step, each back to back;
-  after update    the same, each right after a waited update (the trainer's order);
+  after update    the same, each right after a waited update (the trainer acts right after one; its env step
+                  follows the act);
   after sweep     the same, right after reading and writing a NumPy array of `--sweep-mib` MiB and no JAX work: if
                   these are as slow as "after update", the cost is the caches, not JAX's threads waking up;
   step            a whole step in the trainer's order (act, env step, sample, update, wait), and the same with the act
