@@ -15,15 +15,16 @@ RUNS=(
   # SVG(1)-ER at the paper's 40 epochs, seeds 0-2 (svg/command.sh)
   $R/baselines/svg/inverted-pendulum
   # HalfCheetah-v5: MEMB seed 0 at 200k; SAC and TD3 at 200k, seeds 0-2 (halfcheetah-200k/index.csv has each
-  # run's status and step). DDPG (session 12): the preset with the paper's critic loss, seeds 0-2 at 200k
-  # (ddpg-collapse/RESULT.md; 5 evaluation episodes, not 10); halfcheetah-200k/ddpg holds the former DDPG, whose
-  # decay weighed twice the paper's, and is left out
+  # run's status and step). DDPG (session 13): the preset, the paper's critic loss and batch normalization, seeds
+  # 0-2 at 200k (ddpg-collapse/RESULT.md; 5 evaluation episodes, not 10). Left out: halfcheetah-200k/ddpg, the
+  # former DDPG whose decay weighed twice the paper's, and ddpg-collapse/ddpg-paper-loss-s*, session 12's DDPG at
+  # the paper's balance without batch normalization
   $R/halfcheetah-200k/seed0
   $R/baselines/halfcheetah-200k/sac
   $R/baselines/halfcheetah-200k/td3
-  $R/baselines/ddpg-collapse/ddpg-paper-loss-s0
-  $R/baselines/ddpg-collapse/ddpg-paper-loss-s1
-  $R/baselines/ddpg-collapse/ddpg-paper-loss-s2
+  $R/baselines/ddpg-collapse/ddpg-paper-bn-s0
+  $R/baselines/ddpg-collapse/ddpg-paper-bn-s1
+  $R/baselines/ddpg-collapse/ddpg-paper-bn-s2
   # SVG(1)-ER, seed 0, 100k (svg/command.sh hc)
   $R/baselines/svg/halfcheetah
   # MBPO (its own settings), seed 0, as far as one core ran it in one session (mbpo-halfcheetah/RESULT.md)
@@ -32,11 +33,12 @@ RUNS=(
   # session (mbpo-hopper/RESULT.md)
   $R/hopper-300k/seed0
   $R/baselines/mbpo-hopper
-  # SAC and TD3, seeds 0-2, 100k (hopper-100k/command.sh); DDPG with the
-  # paper's critic loss, seed 0, as far as it ran (ddpg-collapse/); hopper-100k/ddpg is the former DDPG, left out
+  # SAC and TD3, seeds 0-2, 100k (hopper-100k/command.sh); DDPG, the preset (the paper's critic loss and batch
+  # normalization), seed 0, 100k (ddpg-collapse/); left out: hopper-100k/ddpg, the former DDPG, and
+  # ddpg-collapse/ddpg-paper-loss-hopper-s0, session 12's without batch normalization
   $R/baselines/hopper-100k/sac
   $R/baselines/hopper-100k/td3
-  $R/baselines/ddpg-collapse/ddpg-paper-loss-hopper-s0
+  $R/baselines/ddpg-collapse/ddpg-paper-bn-hopper-s0
   # SVG(1)-ER, seed 0, 100k (svg/command.sh hopper)
   $R/baselines/svg/hopper
 )
