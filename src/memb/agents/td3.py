@@ -350,7 +350,7 @@ class DDPG(TD3):
     def upgrade_saved_config(agent: dict) -> dict:
         """A run saved before DDPG's exploration became the paper's OU process explored with Gaussian noise; one saved
         before its critic's loss became the paper's plain mean squared error had half of it (TD3's ½); one saved
-        before batch normalization was an option had none (every later config names both switches)."""
+        before a batch-norm switch existed (the actor's came first, in session 10) had no batch norm there."""
         agent = agent if "exploration" in agent else {**agent, "exploration": "gaussian"}
         agent = agent if "value_loss_scale" in agent else {**agent, "value_loss_scale": 0.5}
         return {"policy_batch_norm": False, "value_batch_norm": False, **agent}
