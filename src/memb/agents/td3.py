@@ -319,7 +319,8 @@ class DDPGConfig(TD3Config):
     (benchmarks/results/baselines/ddpg-collapse/). The paper's batch normalization of the actor and of the critic's
     layers before the action is on (since session 13; saved runs without the switches read back without it). At the
     paper's balance, HalfCheetah-v5's seeds 0–2 ended at 200k at −141, −146 and 933 without it, and at 1339, −515
-    and 1380 with it; Hopper-v5's seed 0 at 100k at 38 without and 784 with (ibid.). DDPG stays unsteady.
+    and 1380 with it; on Hopper-v5 at 100k seed 0 ended at 38 without, and seeds 0–2 at 784, −2 and 38 with
+    (ibid.). DDPG stays unsteady.
     """
 
     batch_size: int = 64
