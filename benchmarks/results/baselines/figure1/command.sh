@@ -34,11 +34,13 @@ RUNS=(
   $R/hopper-300k/seed0
   $R/baselines/mbpo-hopper
   # SAC and TD3, seeds 0-2, 100k (hopper-100k/command.sh); DDPG, the preset (the paper's critic loss and batch
-  # normalization), seed 0, 100k (ddpg-collapse/); left out: hopper-100k/ddpg, the former DDPG, and
+  # normalization), seeds 0-2, 100k (ddpg-collapse/); left out: hopper-100k/ddpg, the former DDPG, and
   # ddpg-collapse/ddpg-paper-loss-hopper-s0, session 12's without batch normalization
   $R/baselines/hopper-100k/sac
   $R/baselines/hopper-100k/td3
   $R/baselines/ddpg-collapse/ddpg-paper-bn-hopper-s0
+  $R/baselines/ddpg-collapse/ddpg-paper-bn-hopper-s1
+  $R/baselines/ddpg-collapse/ddpg-paper-bn-hopper-s2
   # SVG(1)-ER, seed 0, 100k (svg/command.sh hopper)
   $R/baselines/svg/hopper
 )
