@@ -29,11 +29,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise cfg.ConfigError(f"cannot parse {path}: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise cfg.ConfigError(f"{path} must hold a table of settings")
-    if data.pop("versions", None) is not None and isinstance(data.get("agent"), dict):
-        # a run's own config.json, passed back in: read as the run ran, as resume and evaluate read it
-        agent_cls = AGENTS.get(data.get("algo", "memb"))
-        if hasattr(agent_cls, "upgrade_saved_config"):
-            data["agent"] = agent_cls.upgrade_saved_config(data["agent"])
+    if data.pop("versions", None) is not None:  # a run's own config.json, passed back in: read as resume reads it
+        data = RunConfig.upgrade_saved(data)
     return data
 
 

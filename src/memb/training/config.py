@@ -62,14 +62,20 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"algo": self.algo, "train": cfg.to_dict(self.train), "agent": cfg.to_dict(self.agent)}
 
-    @classmethod
-    def from_saved(cls, values: dict[str, Any]) -> RunConfig:
-        """A run directory's config.json (without its "versions"), written by this or an earlier memb: an agent may
-        upgrade what it saved before one of its defaults changed (`upgrade_saved_config`; DDPG's noise)."""
+    @staticmethod
+    def upgrade_saved(values: dict[str, Any]) -> dict[str, Any]:
+        """A run directory's config.json (without its "versions"), written by this or an earlier memb, as the run
+        ran: an agent may upgrade what it saved before one of its defaults changed (`upgrade_saved_config`; DDPG's
+        noise, loss scale and batch norms)."""
         agent_cls = AGENTS.get(values.get("algo", "memb"))
         if hasattr(agent_cls, "upgrade_saved_config") and isinstance(values.get("agent"), dict):
             values = {**values, "agent": agent_cls.upgrade_saved_config(values["agent"])}
-        return cls.from_dict(values)
+        return values
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> RunConfig:
+        """A run directory's config.json (without its "versions"), read as the run ran (`upgrade_saved`)."""
+        return cls.from_dict(cls.upgrade_saved(values))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
