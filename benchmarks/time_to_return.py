@@ -124,12 +124,19 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument(
+        "--max-steps", type=int, default=None,
+        help="stop every run, memb's and SB3's alike, at this many env steps (default: 20k Pendulum, 40k "
+        "InvertedPendulum, 200k HalfCheetah); a run that stops unreached counts as infinitely slow in the medians",
+    )  # fmt: skip
+    parser.add_argument(
         "--memb-set", action="append", default=[], metavar="KEY=VALUE",
         help="override a field of MEMB's preset (repeatable), e.g. auto_alpha=true; the record lists them",
     )  # fmt: skip
     args = parser.parse_args()
     if any("=" not in kv for kv in args.memb_set):
         raise SystemExit(f"--memb-set takes KEY=VALUE, got {args.memb_set}")
+    if args.max_steps is not None and args.max_steps < args.eval_every:
+        raise SystemExit(f"--max-steps must be at least --eval-every ({args.eval_every}), got {args.max_steps}")
     args.memb_overrides = dict(kv.split("=", 1) for kv in args.memb_set)
     fixed = {"env", "seed", "steps", "epoch_length", "eval_episodes", "checkpoint_every", "stop_return"}
     if fixed & set(args.memb_overrides):
@@ -141,7 +148,7 @@ def main() -> None:
         if env_id not in THRESHOLDS:
             raise SystemExit(f"no threshold for {env_id}; choose from {', '.join(THRESHOLDS)}")
     for env_id in args.tasks.split(","):
-        threshold, max_steps = THRESHOLDS[env_id], MAX_STEPS[env_id]
+        threshold, max_steps = THRESHOLDS[env_id], args.max_steps or MAX_STEPS[env_id]
         results[env_id] = {"memb": [], "sb3_sac": []}
         for seed in range(args.seeds):  # alternating, so that drifts of the machine hit both alike
             for name, fn, over in (("memb", run_memb, args.memb_overrides), ("sb3_sac", run_sb3, {})):
@@ -159,7 +166,7 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
     record = {
         **started,
         "thresholds": THRESHOLDS,
-        "max_steps": MAX_STEPS,
+        "max_steps": {t: args.max_steps or MAX_STEPS[t] for t in args.tasks.split(",")},
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
         "memb_overrides": args.memb_overrides,
@@ -168,6 +175,8 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
     lines = [
         f"- evaluation every {args.eval_every} env steps, {args.eval_episodes} deterministic episodes; training time "
         "only (compilation included, evaluation excluded)",
+        "- each run stops at the threshold or at "
+        + ", ".join(f"{t} {args.max_steps or MAX_STEPS[t]} steps" for t in args.tasks.split(",")),
         "- MEMB: the paper's preset"
         + (" with " + ", ".join(f"{k}={v}" for k, v in args.memb_overrides.items()) if args.memb_overrides else ""),
         "",
