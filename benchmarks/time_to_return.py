@@ -120,7 +120,13 @@ def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(THRESHOLDS), help="comma-separated env ids")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+    parser.add_argument(
+        "--seed-list", default=None, metavar="S1,S2", help="these seeds instead of --seeds (a run split in parts)"
+    )
+    parser.add_argument(
+        "--agents", default="memb,sb3_sac", help="which of memb, sb3_sac to run (default both, alternating)"
+    )
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument(
@@ -135,6 +141,13 @@ def main() -> None:
     args = parser.parse_args()
     if any("=" not in kv for kv in args.memb_set):
         raise SystemExit(f"--memb-set takes KEY=VALUE, got {args.memb_set}")
+    try:
+        args.seed_values = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
+    except ValueError:
+        raise SystemExit(f"--seed-list takes comma-separated integers, got {args.seed_list!r}") from None
+    args.agent_names = args.agents.split(",")
+    if not args.agent_names or set(args.agent_names) - {"memb", "sb3_sac"}:
+        raise SystemExit(f"--agents takes memb and/or sb3_sac, comma-separated, got {args.agents!r}")
     if args.max_steps is not None and args.max_steps < args.eval_every:
         raise SystemExit(f"--max-steps must be at least --eval-every ({args.eval_every}), got {args.max_steps}")
     args.memb_overrides = dict(kv.split("=", 1) for kv in args.memb_set)
@@ -150,9 +163,12 @@ def main() -> None:
     for env_id in args.tasks.split(","):
         threshold, max_steps = THRESHOLDS[env_id], args.max_steps or MAX_STEPS[env_id]
         results[env_id] = {"memb": [], "sb3_sac": []}
-        for seed in range(args.seeds):  # alternating, so that drifts of the machine hit both alike
+        for seed in args.seed_values:  # alternating, so that drifts of the machine hit both alike
             for name, fn, over in (("memb", run_memb, args.memb_overrides), ("sb3_sac", run_sb3, {})):
+                if name not in args.agent_names:
+                    continue
                 r = fn(env_id, seed, threshold, max_steps, args.eval_every, args.eval_episodes, **over)
+                r = {"seed": seed, **r}
                 results[env_id][name].append(r)
                 print(
                     f"{env_id} seed {seed} {name}: {'reached' if r['reached'] else 'NOT reached'} {threshold:g} "
@@ -170,6 +186,8 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
         "memb_overrides": args.memb_overrides,
+        "seeds": args.seed_values,
+        "agents": args.agent_names,
         "results": results,
     }
     lines = [
@@ -186,14 +204,19 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
     for env_id, r in results.items():
 
         def cell(runs):
-            return ", ".join(f"{x['seconds']:.0f}" + ("" if x["reached"] else " (not reached)") for x in runs)
+            return ", ".join(
+                f"s{x['seed']} {x['seconds']:.0f}" + ("" if x["reached"] else " (not reached)") for x in runs
+            )
 
-        m = np.median([x["seconds"] if x["reached"] else np.inf for x in r["memb"]])
-        s = np.median([x["seconds"] if x["reached"] else np.inf for x in r["sb3_sac"]])
+        def median(runs):
+            return np.median([x["seconds"] if x["reached"] else np.inf for x in runs]) if runs else np.nan
+
+        m, s = median(r["memb"]), median(r["sb3_sac"])
+        n = len(args.seed_values)
         done = min(len(r["memb"]), len(r["sb3_sac"]))
-        ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) and done == args.seeds else "n/a"
-        if done < args.seeds:
-            ratio += f" (seeds so far: memb {len(r['memb'])}, SB3 {len(r['sb3_sac'])} of {args.seeds})"
+        ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) and done == n else "n/a"
+        if done < n:
+            ratio += f" (seeds so far: memb {len(r['memb'])}, SB3 {len(r['sb3_sac'])} of {n})"
         lines.append(f"| {env_id} | {THRESHOLDS[env_id]:g} | {cell(r['memb'])} | {cell(r['sb3_sac'])} | {ratio} |")
     write_record(
         "performance",
