@@ -36,7 +36,9 @@ def commit() -> str:
         sha = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
         # the code that produces results: the package, the benchmark scripts, the project file (not results/)
         code = ["src", "pyproject.toml", *(str(p) for p in Path(__file__).parent.glob("*.py"))]
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *code]).returncode != 0
+        # changed or not yet tracked (a new script counts as uncommitted code too)
+        status = subprocess.check_output(["git", "status", "--porcelain", "--", *code], text=True)
+        dirty = bool(status.strip())
         return sha + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
