@@ -23,11 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from throughput import ACT, OBS  # noqa: E402
+from throughput import ACT, OBS, random_buffer  # noqa: E402
 
 from memb.agents import MEMB  # noqa: E402
 from memb.experiments import resolve  # noqa: E402
-from memb.training import ReplayBuffer  # noqa: E402
 
 from _record import header, write_record  # noqa: E402
 
@@ -58,9 +57,7 @@ def main() -> None:
     run, _ = resolve({"env": "HalfCheetah-v5"})
     agent = MEMB(run.agent, OBS, ACT)
     rng = np.random.default_rng(0)
-    buf = ReplayBuffer(10_000, OBS, ACT)
-    for _ in range(10_000):
-        buf.add(rng.normal(size=OBS), rng.uniform(-1, 1, ACT), rng.normal(), rng.normal(size=OBS), False)
+    buf = random_buffer(rng)
     state = agent.init(jax.random.PRNGKey(0))
     step = agent.config.model_warmup_steps
     n, batch = agent.batches_per_step(step), agent.config.batch_size

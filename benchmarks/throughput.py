@@ -84,12 +84,18 @@ def matmul_gflops(seconds: float = 3.0) -> float:
     return median_of(once)
 
 
+def random_buffer(rng: np.random.Generator, size: int = 10_000, obs: int = OBS, act: int = ACT) -> ReplayBuffer:
+    """A full replay buffer of random transitions: what a timing of the update samples from."""
+    buf = ReplayBuffer(size, obs, act)
+    for _ in range(size):
+        buf.add(rng.normal(size=obs), rng.uniform(-1, 1, act), rng.normal(), rng.normal(size=obs), False)
+    return buf
+
+
 def update_rate(agent: MEMB, seconds: float = 5.0) -> float:
     """Rounds (actor-critic updates) per second of the fused per-env-step update, replay sampling included."""
     rng = np.random.default_rng(0)
-    buf = ReplayBuffer(10_000, OBS, ACT)
-    for _ in range(10_000):
-        buf.add(rng.normal(size=OBS), rng.uniform(-1, 1, ACT), rng.normal(), rng.normal(size=OBS), False)
+    buf = random_buffer(rng)
     # every leaf its own buffer (init shares the target's with the online network), so that a donating update works
     state = jax.tree.map(lambda x: x.copy(), agent.init(jax.random.PRNGKey(0)))
     step = agent.config.model_warmup_steps  # past the warm-up: the full update
