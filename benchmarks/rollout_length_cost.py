@@ -23,6 +23,7 @@ from throughput import ACT, OBS, update_rate  # noqa: E402
 
 from memb.agents import MEMB  # noqa: E402
 from memb.agents.memb import update_flops  # noqa: E402
+from memb.config import ConfigError  # noqa: E402
 from memb.experiments import resolve  # noqa: E402
 
 from _record import header, write_record  # noqa: E402
@@ -42,10 +43,15 @@ def main() -> None:
     except ValueError:
         raise SystemExit(f"--k takes comma-separated integers, got {args.k!r}") from None
     over = dict(kv.split("=", 1) for kv in args.set)
+    if {"env", "rollout_length"} & set(over):
+        raise SystemExit("--set cannot change env or rollout_length: the script sets them (use --k)")
     started = header()
     agents, flops = {}, {}
     for k in ks:
-        run, _ = resolve({**over, "env": "HalfCheetah-v5", "rollout_length": k})
+        try:
+            run, _ = resolve({**over, "env": "HalfCheetah-v5", "rollout_length": k})
+        except ConfigError as e:
+            raise SystemExit(f"rollout_length_cost.py: {e}") from None
         agents[k] = MEMB(run.agent, OBS, ACT)
         flops[k] = update_flops(agents[k].config, OBS, ACT)["env_step"]
     rounds = {k: [] for k in ks}

@@ -150,6 +150,7 @@ def main() -> None:
         raise SystemExit(f"--agents takes memb and/or sb3_sac, comma-separated, got {args.agents!r}")
     if args.max_steps is not None and args.max_steps < args.eval_every:
         raise SystemExit(f"--max-steps must be at least --eval-every ({args.eval_every}), got {args.max_steps}")
+    args.max_steps_of = {t: args.max_steps or MAX_STEPS.get(t) for t in args.tasks.split(",")}
     args.memb_overrides = dict(kv.split("=", 1) for kv in args.memb_set)
     fixed = {"env", "seed", "steps", "epoch_length", "eval_episodes", "checkpoint_every", "stop_return"}
     if fixed & set(args.memb_overrides):
@@ -161,7 +162,7 @@ def main() -> None:
         if env_id not in THRESHOLDS:
             raise SystemExit(f"no threshold for {env_id}; choose from {', '.join(THRESHOLDS)}")
     for env_id in args.tasks.split(","):
-        threshold, max_steps = THRESHOLDS[env_id], args.max_steps or MAX_STEPS[env_id]
+        threshold, max_steps = THRESHOLDS[env_id], args.max_steps_of[env_id]
         results[env_id] = {"memb": [], "sb3_sac": []}
         for seed in args.seed_values:  # alternating, so that drifts of the machine hit both alike
             for name, fn, over in (("memb", run_memb, args.memb_overrides), ("sb3_sac", run_sb3, {})):
@@ -182,7 +183,7 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
     record = {
         **started,
         "thresholds": THRESHOLDS,
-        "max_steps": {t: args.max_steps or MAX_STEPS[t] for t in args.tasks.split(",")},
+        "max_steps": args.max_steps_of,
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
         "memb_overrides": args.memb_overrides,
@@ -193,8 +194,7 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
     lines = [
         f"- evaluation every {args.eval_every} env steps, {args.eval_episodes} deterministic episodes; training time "
         "only (compilation included, evaluation excluded)",
-        "- each run stops at the threshold or at "
-        + ", ".join(f"{t} {args.max_steps or MAX_STEPS[t]} steps" for t in args.tasks.split(",")),
+        "- each run stops at the threshold or at " + ", ".join(f"{t} {n} steps" for t, n in args.max_steps_of.items()),
         "- MEMB: the paper's preset"
         + (" with " + ", ".join(f"{k}={v}" for k, v in args.memb_overrides.items()) if args.memb_overrides else ""),
         "",
@@ -215,7 +215,9 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
         n = len(args.seed_values)
         done = min(len(r["memb"]), len(r["sb3_sac"]))
         ratio = f"{m / s:.2f}" if np.isfinite(m) and np.isfinite(s) and done == n else "n/a"
-        if done < n:
+        if len(args.agent_names) == 1:
+            ratio += f" (this part runs {args.agent_names[0]} only)"
+        elif done < n:
             ratio += f" (seeds so far: memb {len(r['memb'])}, SB3 {len(r['sb3_sac'])} of {n})"
         lines.append(f"| {env_id} | {THRESHOLDS[env_id]:g} | {cell(r['memb'])} | {cell(r['sb3_sac'])} | {ratio} |")
     write_record(
