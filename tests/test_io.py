@@ -1,6 +1,5 @@
 """Atomic writes: whole or not at all, also with two writers of one path."""
 
-import os
 import stat
 import threading
 
