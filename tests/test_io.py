@@ -1,11 +1,14 @@
 """Atomic writes: whole or not at all, also with two writers of one path."""
 
+import os
 import stat
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from memb.training.io import write_bytes_atomic, write_csv_atomic
+from memb.training.io import LOCK_NAME, DirectoryLock, DirectoryLocked, write_bytes_atomic, write_csv_atomic
 
 
 def test_two_writers_of_one_path_never_collide(tmp_path):
@@ -47,3 +50,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         write_bytes_atomic(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_a_directory_lock_is_exclusive_names_its_holder_and_is_released(tmp_path):
+    lock = DirectoryLock(tmp_path)
+    with pytest.raises(DirectoryLocked) as e:
+        DirectoryLock(tmp_path)  # flock belongs to the open file: a second open conflicts in one process too
+    assert e.value.pid == os.getpid()
+    lock.release()
+    DirectoryLock(tmp_path).release()  # free again
+
+
+def test_a_dead_holder_leaves_no_stale_lock(tmp_path):
+    # the kernel drops a flock when its process dies, whatever the .lock file still says
+    code = f"import os, sys; from memb.training.io import DirectoryLock; DirectoryLock({str(tmp_path)!r}); os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / LOCK_NAME).read_text().strip().isdigit()  # the dead holder's pid is still written there
+    DirectoryLock(tmp_path).release()

@@ -216,3 +216,23 @@ def test_the_trainer_trims_the_heap_once_an_epoch_when_asked(tmp_path, monkeypat
     )
     train(config, tmp_path / "run", progress=False)
     assert len(calls) == (3 if trim else 0)
+
+
+def test_a_run_directory_being_written_is_neither_resumed_overwritten_nor_shared(tmp_path):
+    from memb.training import RunDirError
+    from memb.training.io import DirectoryLock
+
+    run = RunConfig(
+        train=TrainConfig(env="Pendulum-v1", steps=60, epoch_length=30, eval_episodes=1), agent=tiny_config()
+    )
+    out = tmp_path / "run"
+    train(run, out, progress=False, tensorboard=False)
+    before = sorted(p.name for p in out.iterdir())
+    live = DirectoryLock(out)  # as a second process still training into `out` would hold it
+    for kwargs in ({"resume": True}, {"overwrite": True}):
+        with pytest.raises(RunDirError, match="being written by process"):
+            train(run, out, progress=False, tensorboard=False, **kwargs)
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing deleted or written
+    live.release()
+    result = train(run, out, overwrite=True, progress=False, tensorboard=False)  # a finished run released its lock
+    assert result.eval_rows and sorted(p.name for p in out.iterdir()) == before

@@ -12,6 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -56,3 +61,47 @@ def write_csv_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_bytes_atomic(path, buf.getvalue().encode())
+
+
+LOCK_NAME = ".lock"
+
+
+class DirectoryLocked(RuntimeError):
+    """Another process holds the directory's lock; `pid` is what it wrote there (None if unreadable)."""
+
+    def __init__(self, path: Path, pid: int | None):
+        super().__init__(f"{path} is locked by process {pid}")
+        self.path, self.pid = path, pid
+
+
+class DirectoryLock:
+    """An exclusive advisory lock on a directory (`flock` on DIR/.lock), held while one process writes it.
+
+    `flock` locks belong to an open file, so a second lock of the same directory fails in the same process too, and
+    the kernel drops the lock when its holder dies, however it dies: a stale .lock file never blocks. Where `fcntl`
+    does not exist (Windows) the lock is a no-op.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.file = None
+        if fcntl is None:
+            return
+        f = open(self.path / LOCK_NAME, "a+")  # never truncate: the holder's pid is in it
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            text = f.read().strip()
+            f.close()
+            raise DirectoryLocked(self.path, int(text) if text.isdigit() else None) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        self.file = f
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing the file drops the flock
+            self.file = None

@@ -100,7 +100,7 @@ def train_seeds(
             runs[0]._restore_signal_handlers(previous)
     finally:
         for run in runs:
-            run.close_envs()
+            run.close()
 
 
 def _restore_common_step(runs: list[_Run]) -> None:

@@ -37,7 +37,14 @@ from memb.training.buffer import ReplayBuffer, check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
 from memb.training.evaluation import evaluate
-from memb.training.io import write_bytes_atomic, write_csv_atomic, write_json_atomic
+from memb.training.io import (
+    LOCK_NAME,
+    DirectoryLock,
+    DirectoryLocked,
+    write_bytes_atomic,
+    write_csv_atomic,
+    write_json_atomic,
+)
 from memb.training.memory import resident_mb, trim_heap
 
 
@@ -143,15 +150,15 @@ def train(
     from its newest intact checkpoint, or starts over when it has none.
     """
     run = prepare(config, out, env=env, overwrite=overwrite, resume=resume)
-    ckpt = checkpoint.latest(run.out) if resume else None
-    if ckpt is not None:
-        run.restore(ckpt)
-    elif resume:
-        print(f"memb: {run.out} has no intact checkpoint; starting over", file=sys.stderr)
     try:
+        ckpt = checkpoint.latest(run.out) if resume else None
+        if ckpt is not None:
+            run.restore(ckpt)
+        elif resume:
+            print(f"memb: {run.out} has no intact checkpoint; starting over", file=sys.stderr)
         return run.loop(progress=progress, tensorboard=tensorboard)
     finally:
-        run.close_envs()
+        run.close()
 
 
 def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, resume=False, agent=None) -> _Run:
@@ -168,13 +175,38 @@ def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, re
     eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
     agent = agent if agent is not None else build_agent(config, train_env)
     check_buffer_fits(tc.buffer_capacity, agent.obs_dim, agent.act_dim)
-    # Everything is validated: only now is the run directory made.
-    if not resume:
-        if out.exists() and overwrite:
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", {**config.to_dict(), "versions": versions()})
-    return _Run(config, agent, train_env, eval_envs, out)
+    # Everything is validated: only now is the run directory made, and locked for as long as the run writes it.
+    # A directory being resumed or overwritten is locked first, so that neither touches a live run.
+    lock = lock_run_dir(out) if resume or out.is_dir() else None
+    try:
+        if not resume:
+            if out.is_dir() and overwrite:
+                for child in out.iterdir():  # all but the lock we hold
+                    if child.name == LOCK_NAME:
+                        continue
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            out.mkdir(parents=True, exist_ok=True)
+            lock = lock or lock_run_dir(out)
+        write_json_atomic(out / "config.json", {**config.to_dict(), "versions": versions()})
+        return _Run(config, agent, train_env, eval_envs, out, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def lock_run_dir(out: Path) -> DirectoryLock:
+    """The run directory's lock, or a one-line RunDirError when another process is writing it."""
+    try:
+        return DirectoryLock(out)
+    except DirectoryLocked as e:
+        who = f"process {e.pid}" if e.pid is not None else "another process"
+        raise RunDirError(
+            f"{out} is being written by {who}; wait for that run to finish or stop it, or choose another --out"
+        ) from None
 
 
 def _fresh(source):
@@ -187,8 +219,9 @@ def _fresh(source):
 class _Run:
     """One training run: the loop, its checkpoints and its guards."""
 
-    def __init__(self, config: RunConfig, agent, train_env, eval_envs, out: Path):
+    def __init__(self, config: RunConfig, agent, train_env, eval_envs, out: Path, lock: DirectoryLock | None = None):
         self.config, self.tc, self.agent = config, config.train, agent
+        self.lock = lock
         self.train_env, self.eval_envs, self.out = train_env, eval_envs, out
         self.scaler = ActionScaler(train_env.action_space)
         key = jax.random.PRNGKey(self.tc.seed)
@@ -206,9 +239,12 @@ class _Run:
         self.stop_signal: int | None = None
         self.writer = self.bar = None
 
-    def close_envs(self) -> None:
+    def close(self) -> None:
+        """Close the envs and release the run directory."""
         for e in [self.train_env, *self.eval_envs]:
             e.close()
+        if self.lock is not None:
+            self.lock.release()
 
     # ------------------------------------------------------------------------------------ the loop
     def loop(self, *, progress: bool, tensorboard: bool) -> TrainResult:
