@@ -67,3 +67,18 @@ def test_a_dead_holder_leaves_no_stale_lock(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
     assert (tmp_path / LOCK_NAME).read_text().strip().isdigit()  # the dead holder's pid is still written there
     DirectoryLock(tmp_path).release()
+
+
+def test_a_filesystem_without_flock_runs_unlocked_with_a_warning(tmp_path, monkeypatch):
+    import errno
+
+    from memb.training import io as memb_io
+
+    def refuse(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(memb_io.fcntl, "flock", refuse)
+    with pytest.warns(UserWarning, match="cannot lock"):
+        lock = DirectoryLock(tmp_path)
+    assert lock.file is None
+    lock.release()

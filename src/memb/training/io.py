@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class DirectoryLock:
 
     `flock` locks belong to an open file, so a second lock of the same directory fails in the same process too, and
     the kernel drops the lock when its holder dies, however it dies: a stale .lock file never blocks. Where `fcntl`
-    does not exist (Windows) the lock is a no-op.
+    does not exist (Windows), or the filesystem refuses `flock` (a warning says so), the lock is a no-op.
     """
 
     def __init__(self, path: Path):
@@ -95,6 +96,10 @@ class DirectoryLock:
             text = f.read().strip()
             f.close()
             raise DirectoryLocked(self.path, int(text) if text.isdigit() else None) from None
+        except OSError as e:  # a filesystem without flock (some network or FUSE mounts): run unlocked, and say so
+            f.close()
+            warnings.warn(f"{self.path}: cannot lock ({e.strerror}); nothing stops a second writer here", stacklevel=2)
+            return
         f.seek(0)
         f.truncate()
         f.write(f"{os.getpid()}\n")
