@@ -1,4 +1,4 @@
-"""Atomic writes: whole or not at all, also with two writers of one path."""
+"""Atomic writes (whole or not at all, also with two writers of one path) and the directory lock."""
 
 import os
 import stat

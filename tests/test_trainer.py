@@ -228,11 +228,13 @@ def test_a_run_directory_being_written_is_neither_resumed_overwritten_nor_shared
     out = tmp_path / "run"
     train(run, out, progress=False, tensorboard=False)
     before = sorted(p.name for p in out.iterdir())
+    evals = (out / "eval.csv").read_bytes()
     live = DirectoryLock(out)  # as a second process still training into `out` would hold it
     for kwargs in ({"resume": True}, {"overwrite": True}):
         with pytest.raises(RunDirError, match="being written by process"):
             train(run, out, progress=False, tensorboard=False, **kwargs)
     assert sorted(p.name for p in out.iterdir()) == before  # nothing deleted or written
+    assert (out / "eval.csv").read_bytes() == evals
     live.release()
     result = train(run, out, overwrite=True, progress=False, tensorboard=False)  # a finished run released its lock
     assert result.eval_rows and sorted(p.name for p in out.iterdir()) == before

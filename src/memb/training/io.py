@@ -1,4 +1,4 @@
-"""Atomic files: everything a run writes appears whole or not at all."""
+"""Atomic files (everything a run writes appears whole or not at all) and the lock of a directory being written."""
 
 from __future__ import annotations
 
