@@ -7,7 +7,10 @@ apart for saved runs, so that a slow or stalled seed can be checked for a differ
 It reads MuJoCo's state directly: the root's pitch `qpos[2]` (rooty, radians; positive tips the nose down), its
 height `qpos[1]` (rootz, relative to the start) and its forward speed `qvel[0]`. A flipped cheetah has |pitch| > π/2.
 
-    python benchmarks/gait.py RUN_DIR [RUN_DIR ...] [--episodes 5] [--record NAME]
+    python benchmarks/gait.py RUN_DIR|SB3_ZIP [...] [--episodes 5] [--record NAME]
+
+A path ending in .zip is a Stable-Baselines3 SAC model (`time_to_return.py --save-sb3 DIR` writes them), so that
+SAC's slow seeds can be looked at the same way.
 """
 
 from __future__ import annotations
@@ -26,8 +29,19 @@ from memb import Agent  # noqa: E402
 from _record import header, write_record  # noqa: E402
 
 
+def policy(path: str):
+    """A deterministic act function of a memb run directory or an SB3 SAC .zip."""
+    if path.endswith(".zip"):
+        from stable_baselines3 import SAC
+
+        model = SAC.load(path, device="cpu")
+        return lambda obs: model.predict(obs, deterministic=True)[0]
+    agent = Agent.load(path)
+    return lambda obs: agent.act(obs, deterministic=True)
+
+
 def gait(run_dir: str, episodes: int, seed: int = 100) -> dict:
-    agent = Agent.load(run_dir)
+    act = policy(run_dir)
     env = gym.make("HalfCheetah-v5")
     rows = []
     for ep in range(episodes):
@@ -35,7 +49,7 @@ def gait(run_dir: str, episodes: int, seed: int = 100) -> dict:
         data = env.unwrapped.data
         ret, pitch, height, speed = 0.0, [], [], []
         while True:
-            obs, r, term, trunc, _ = env.step(agent.act(obs, deterministic=True))
+            obs, r, term, trunc, _ = env.step(act(obs))
             ret += float(r)
             pitch.append(float(data.qpos[2]))
             height.append(float(data.qpos[1]))
@@ -59,15 +73,15 @@ def gait(run_dir: str, episodes: int, seed: int = 100) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="`memb train` run directories of HalfCheetah-v5 (with state.msgpack)")
+    parser.add_argument("runs", nargs="+", help="HalfCheetah-v5 `memb train` run directories, or SB3 SAC .zip files")
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--record", default=None, help="write benchmarks/results/gait/NAME<date>.json and .md")
     args = parser.parse_args()
     if args.episodes < 1:
         sys.exit(f"error: --episodes must be >= 1, got {args.episodes}")
     for run in args.runs:
-        if not (Path(run) / "state.msgpack").is_file():
-            sys.exit(f"error: {run} has no state.msgpack; pass a `memb train` run directory of HalfCheetah-v5")
+        if not (Path(run).is_file() if run.endswith(".zip") else (Path(run) / "state.msgpack").is_file()):
+            sys.exit(f"error: {run} is neither an SB3 .zip nor a run directory with state.msgpack")
     results = [gait(run, args.episodes) for run in args.runs]
     lines = [
         f"- {args.episodes} deterministic episodes per run (reset seeds 100, 101, …); pitch = root rooty in radians",

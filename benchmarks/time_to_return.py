@@ -80,8 +80,11 @@ def run_memb(
     return {"reached": ret >= threshold, "steps": step, "seconds": seconds, "curve": curve}
 
 
-def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int, **sac) -> dict:
-    """SB3's SAC with batch 256 and (256, 256) networks; `sac` overrides its other arguments."""
+def run_sb3(
+    env_id: str, seed: int, threshold: float, max_steps: int, eval_every: int, episodes: int, save_to=None, **sac
+) -> dict:
+    """SB3's SAC with batch 256 and (256, 256) networks; `sac` overrides its other arguments. With `save_to` (a
+    folder), the trained model is saved there as `sb3_sac-ENV-sSEED.zip` when the run stops (outside the timing)."""
     import torch
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
@@ -113,6 +116,9 @@ def run_sb3(env_id: str, seed: int, threshold: float, max_steps: int, eval_every
 
     model.learn(total_timesteps=max_steps, callback=Evaluate())
     env.close()
+    if save_to is not None:
+        Path(save_to).mkdir(parents=True, exist_ok=True)
+        model.save(Path(save_to) / f"sb3_sac-{env_id}-s{seed}.zip")
     last = state["curve"][-1] if state["curve"] else (0, state["seconds"], float("nan"))
     return {"reached": state["reached"], "steps": last[0], "seconds": last[1], "curve": state["curve"]}
 
@@ -137,6 +143,10 @@ def main() -> None:
     parser.add_argument(
         "--memb-set", action="append", default=[], metavar="KEY=VALUE",
         help="override a field of MEMB's preset (repeatable), e.g. auto_alpha=true; the record lists them",
+    )  # fmt: skip
+    parser.add_argument(
+        "--save-sb3", default=None, metavar="DIR",
+        help="save each SB3 model to DIR when its run stops (for benchmarks/gait.py); not part of the timing",
     )  # fmt: skip
     args = parser.parse_args()
     if any("=" not in kv for kv in args.memb_set):
@@ -165,7 +175,10 @@ def main() -> None:
         threshold, max_steps = THRESHOLDS[env_id], args.max_steps_of[env_id]
         results[env_id] = {"memb": [], "sb3_sac": []}
         for seed in args.seed_values:  # alternating, so that drifts of the machine hit both alike
-            for name, fn, over in (("memb", run_memb, args.memb_overrides), ("sb3_sac", run_sb3, {})):
+            for name, fn, over in (
+                ("memb", run_memb, args.memb_overrides),
+                ("sb3_sac", run_sb3, {"save_to": args.save_sb3}),
+            ):
                 if name not in args.agent_names:
                     continue
                 r = fn(env_id, seed, threshold, max_steps, args.eval_every, args.eval_episodes, **over)
