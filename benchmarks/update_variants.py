@@ -22,6 +22,11 @@ Variants (each changes what the update computes, so they are measurements, never
              so that each of their layers is one batched product instead of two; both get the dynamics' output
              width and the reward model reads its first column (the pair's reward half computes 2 × 16 unused
              outputs, not counted in the FLOPs)
+  no-rng     no random bits: every normal draw a constant and every key split or fold a copy of the key (an upper
+             bound on what the threefry hashes cost the round)
+  unrolled-threefry
+             threefry's 20 rounds lowered as straight-line code instead of JAX's CPU default, a `while` loop of 5
+             trips per hash (the same bits; a profile shows 6 such loops a round, each trip its own kernels)
 A variant that runs much faster than the base shows where the update's time goes outside its matrix products.
 Written to benchmarks/results/performance/update-variants-<date>.json and .md. Run it on an otherwise idle machine.
 """
@@ -33,6 +38,7 @@ import sys
 from pathlib import Path
 
 import jax
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -42,11 +48,16 @@ def main() -> None:
     p.add_argument("--variants", default="base,sgd,no-health,no-polyak")
     p.add_argument("--prng", default="threefry2x32", choices=("threefry2x32", "rbg", "unsafe_rbg"))
     p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument(
+        "--repeats", type=int, default=1, help="run the variant list this many times, alternating (noisy machines)"
+    )
     args = p.parse_args()
     jax.config.update("jax_default_prng_impl", args.prng)  # before any key is made
 
     import jax.numpy as jnp
     import optax
+    from jax._src.interpreters import mlir  # private: the only way to choose threefry's lowering
+    from jax._src.random import threefry2x32
     from jax.flatten_util import ravel_pytree
     from throughput import ACT, OBS, SETTINGS, matmul_gflops, update_rate
 
@@ -61,8 +72,20 @@ def main() -> None:
     run, _ = resolve({"env": "HalfCheetah-v5", **SETTINGS["batch256-all256"]})
     flops_per_round = update_flops(run.agent, OBS, ACT)["env_step"] / run.agent.updates_per_step
     polyak, all_finite = memb_module.polyak_update, memb_module.all_finite
+    normal, split, fold_in = jax.random.normal, jax.random.split, jax.random.fold_in
+
+    def set_random(variant: str) -> None:
+        if variant == "no-rng":
+            jax.random.normal = lambda key, shape=(), dtype=jnp.float32: jnp.full(shape, 0.1, dtype)
+            jax.random.split = lambda key, num=2: jnp.stack([key] * (num if isinstance(num, int) else num[0]))
+            jax.random.fold_in = lambda key, data: key
+        else:
+            jax.random.normal, jax.random.split, jax.random.fold_in = normal, split, fold_in
+        rule = "_threefry2x32_lowering_rule" if variant == "unrolled-threefry" else "_threefry2x32_cpu_lowering_rule"
+        mlir.register_lowering(threefry2x32.threefry2x32_p, getattr(threefry2x32, rule), platform="cpu")
 
     def make(variant: str) -> MEMB:
+        set_random(variant)
         memb_module.polyak_update = (lambda online, target, tau: target) if variant == "no-polyak" else polyak
         agent = MEMB(run.agent, OBS, ACT)
         if variant == "sgd":
@@ -120,26 +143,41 @@ def main() -> None:
 
     roofline = matmul_gflops(2.0)
     rows = []
-    for variant in args.variants.split(","):
-        rounds = update_rate(make(variant), args.seconds)
-        gflops = rounds * flops_per_round / 1e9
-        rows.append({"variant": variant, "rounds_per_s": rounds, "gflops": gflops, "fraction": gflops / roofline})
-        print(f"{variant} ({args.prng}): {rounds:.1f} rounds/s, {gflops:.1f} GFLOP/s, {gflops / roofline:.0%}")
+    for repeat in range(args.repeats):
+        for variant in args.variants.split(","):
+            rounds = update_rate(make(variant), args.seconds)
+            gflops = rounds * flops_per_round / 1e9
+            rows.append(
+                {
+                    "variant": variant,
+                    "repeat": repeat,
+                    "rounds_per_s": rounds,
+                    "gflops": gflops,
+                    "fraction": gflops / roofline,
+                }
+            )
+            print(f"{variant} ({args.prng}): {rounds:.1f} rounds/s, {gflops:.1f} GFLOP/s, {gflops / roofline:.0%}")
     memb_module.polyak_update, memb_module.all_finite = polyak, all_finite
+    set_random("base")
+    record_variants = list(dict.fromkeys(r["variant"] for r in rows))
     base = next((r for r in rows if r["variant"] == "base"), rows[0])
     record = {**started, "prng": args.prng, "roofline_gflops": roofline, "variants": rows}
     lines = [
         f"- batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes; random bits: {args.prng}",
         f"- the 256^3 float32 chain in the same run: {roofline:.1f} GFLOP/s",
         "",
-        "| variant | rounds/s | GFLOP/s (counted matmul FLOPs) | of the roofline | time per round against base |",
-        "|---|---|---|---|---|",
+        "| variant | repeat | rounds/s | GFLOP/s (counted matmul FLOPs) | of the roofline | time per round vs base |",
+        "|---|---|---|---|---|---|",
         *[
-            f"| {r['variant']} | {r['rounds_per_s']:.1f} | {r['gflops']:.1f} | {r['fraction']:.0%} | "
+            f"| {r['variant']} | {r['repeat']} | {r['rounds_per_s']:.1f} | {r['gflops']:.1f} | {r['fraction']:.0%} | "
             f"{base['rounds_per_s'] / r['rounds_per_s']:.0%} |"
             for r in rows
         ],
     ]
+    if args.repeats > 1:
+        medians = {v: float(np.median([r["rounds_per_s"] for r in rows if r["variant"] == v])) for v in record_variants}
+        record["medians_rounds_per_s"] = medians
+        lines += ["", "Medians over the repeats: " + ", ".join(f"{v} {x:.1f} rounds/s" for v, x in medians.items())]
     write_record("performance", "update-variants-", record, "MEMB's update with parts replaced", lines)
 
 
