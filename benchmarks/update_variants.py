@@ -22,6 +22,7 @@ Variants (each changes what the update computes, so they are measurements, never
              so that each of their layers is one batched product instead of two; both get the dynamics' output
              width and the reward model reads its first column (the pair's reward half computes 2 × 16 unused
              outputs, not counted in the FLOPs)
+  rolled     the m rounds' `lax.scan` left as a loop (`unroll_rounds=False`, memb's default before session 18)
   no-rng     no random bits: every normal draw a constant and every key split or fold a copy of the key (an upper
              bound on what the threefry hashes cost the round)
   unrolled-threefry
@@ -34,6 +35,7 @@ Written to benchmarks/results/performance/update-variants-<date>.json and .md. R
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -87,7 +89,7 @@ def main() -> None:
     def make(variant: str) -> MEMB:
         set_random(variant)
         memb_module.polyak_update = (lambda online, target, tau: target) if variant == "no-polyak" else polyak
-        agent = MEMB(run.agent, OBS, ACT)
+        agent = MEMB(dataclasses.replace(run.agent, unroll_rounds=variant != "rolled"), OBS, ACT)
         if variant == "sgd":
             agent.policy_opt = agent.model_opt = agent.value_opt = optax.sgd(1e-4)
         if variant == "no-health":

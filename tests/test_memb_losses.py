@@ -191,6 +191,10 @@ def test_update_schedule_counts_and_warmup(rng):
         manual, _ = agent.round(manual, jax.tree.map(lambda x, i=i: x[i], stacked))
     manual, _ = agent.model_step(manual, jax.tree.map(lambda x: x[3], stacked))
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-6), full.params, manual.params)
+    # unroll_rounds is speed only: the rolled scan computes the same update
+    rolled = MEMB(tiny_config(updates_per_step=3, model_warmup_steps=10, unroll_rounds=False), 3, 2)
+    rolled_state, _ = rolled.update(state, stacked, env_step=10)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-6), full.params, rolled_state.params)
 
 
 def test_update_flops_hand_count():

@@ -83,6 +83,10 @@ class MEMBConfig:
     # not in the paper: "clip" bounds the policy's log-std as SAC's code does, instead of the authors' tanh mapping
     # (which starts the policy nearly deterministic: a head output near 0 is log-std -9)
     log_std_bound: Literal["tanh", "clip"] = "tanh"
+    # speed only, the same updates: the m rounds' `lax.scan` unrolled, so that XLA sees one program without a loop
+    # and can run round i + 1's model step beside round i's policy and value steps on another core (+6 to +10%
+    # rounds/s at batch 256, +1 to +4% at the authors' batch 100, for about twice the compile time; PERFORMANCE-NOTES)
+    unroll_rounds: bool = True
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -505,10 +509,11 @@ class MEMB:
         m = self.config.updates_per_step
         rounds = jax.tree.map(lambda x: x[:m], batches)
         extra = jax.tree.map(lambda x: x[m:], batches)
-        state, info = jax.lax.scan(self.round, state, rounds)
+        unroll = self.config.unroll_rounds
+        state, info = jax.lax.scan(self.round, state, rounds, unroll=unroll)
         info = jax.tree.map(jnp.mean, info)
         if self.config.model_updates_per_step:
-            state, model_info = jax.lax.scan(self.model_step, state, extra)
+            state, model_info = jax.lax.scan(self.model_step, state, extra, unroll=unroll)
             if not self.config.model_update_in_rounds:
                 info.update(jax.tree.map(jnp.mean, model_info))
         return state, {**info, "finite": self.health(state, info)}
