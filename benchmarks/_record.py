@@ -13,22 +13,52 @@ from pathlib import Path
 def machine() -> dict:
     import jax
 
-    cpu = "unknown"
+    # the model name alone ("AMD EPYC") does not tell this workplace's machines apart: their matmul rates differ by
+    # more than 2x, so records also carry the CPU family and model numbers and the widest vector extension
+    info: dict[str, str] = {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model", "flags") and key not in info:
+                info[key] = value.strip()
+            if line.strip() == "":
+                break
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    vector = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), "unknown")
+    memory_gib = None
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 2**20, 1)
                 break
     except OSError:
         pass
     return {
-        "cpu": cpu,
+        "cpu": info.get("model name", "unknown"),
+        "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+        "vector_isa": vector,
+        "memory_gib": memory_gib,
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "jax_device": str(jax.devices()[0]),
     }
+
+
+def describe(m: dict) -> str:
+    """One line for a record's machine; older records lack the family/model and vector fields."""
+    parts = [m["cpu"]]
+    if "cpu_family_model" in m:
+        parts[0] += f" (family/model {m['cpu_family_model']}, {m['vector_isa']})"
+    parts.append(f"{m['cores']} cores")
+    if m.get("memory_gib"):
+        parts.append(f"{m['memory_gib']} GiB")
+    parts.append(m["jax_device"])
+    return ", ".join(parts)
 
 
 def commit() -> str:
@@ -71,7 +101,7 @@ def write_record(
         f"- command: `{record['command']}`",
         f"- commit: {record['commit']}",
         f"- date: {record['date']}",
-        f"- machine: {m['cpu']}, {m['cores']} cores, {m['jax_device']}",
+        f"- machine: {describe(m)}",
     ]
     write_json_atomic(out / f"{prefix}{stamp}.json", record)
     write_bytes_atomic(out / f"{prefix}{stamp}.md", ("\n".join([*head, *lines]) + "\n").encode())

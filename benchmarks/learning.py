@@ -19,7 +19,7 @@ from memb.experiments import resolve  # noqa: E402
 from memb.training import train  # noqa: E402
 from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
 
-from _record import header  # noqa: E402
+from _record import describe, header  # noqa: E402
 
 
 def seeds_arg(text: str) -> list[int]:
@@ -93,7 +93,7 @@ def main() -> None:
         f"- command: `{record['command']}`",
         f"- commit: {record['commit']}",
         f"- date: {record['date']}",
-        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, jax {record['machine']['jax']}",
+        f"- machine: {describe(record['machine'])}, jax {record['machine']['jax']}",
         "",
         "| seed | first step at threshold | held from step | final return | wall time (s) |",
         "|---|---|---|---|---|",

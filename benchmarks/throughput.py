@@ -30,7 +30,7 @@ from memb.experiments import resolve  # noqa: E402
 from memb.training import ReplayBuffer, train  # noqa: E402
 from memb.training.io import write_bytes_atomic, write_json_atomic  # noqa: E402
 
-from _record import header  # noqa: E402
+from _record import describe, header  # noqa: E402
 
 OBS, ACT = 17, 6  # HalfCheetah-v5
 SETTINGS = {
@@ -190,7 +190,7 @@ def main() -> None:
         f"- command: `{record['command']}`",
         f"- commit: {record['commit']}",
         f"- date: {record['date']}",
-        f"- machine: {record['machine']['cpu']}, {record['machine']['cores']} cores, {record['machine']['jax_device']}",
+        f"- machine: {describe(record['machine'])}",
         f"- float32 matmul roofline (256^3 through XLA): {roofline:.1f} GFLOP/s",
         "",
         "| setting | batch | GFLOP/round | update alone (rounds/s) | GFLOP/s | roofline | trainer updates/s "
