@@ -94,6 +94,13 @@ def random_buffer(rng: np.random.Generator, size: int = 10_000, obs: int = OBS, 
 
 def update_rate(agent: MEMB, seconds: float = 5.0) -> float:
     """Rounds (actor-critic updates) per second of the fused per-env-step update, replay sampling included."""
+    window = update_window(agent)
+    return median_of(lambda: window(seconds))
+
+
+def update_window(agent: MEMB):
+    """The update compiled and run once; returns `window(seconds)`, the rounds/s of one timing window (windows of
+    several variants can then alternate without compiling again)."""
     rng = np.random.default_rng(0)
     buf = random_buffer(rng)
     # every leaf its own buffer (init shares the target's with the online network), so that a donating update works
@@ -103,7 +110,7 @@ def update_rate(agent: MEMB, seconds: float = 5.0) -> float:
     state, _ = agent.update(state, buf.sample(rng, n, agent.config.batch_size), step)
     jax.block_until_ready(state)
 
-    def once():
+    def window(seconds: float) -> float:
         nonlocal state
         calls, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
@@ -112,7 +119,7 @@ def update_rate(agent: MEMB, seconds: float = 5.0) -> float:
         jax.block_until_ready(state)
         return calls * agent.config.updates_per_step / (time.perf_counter() - t0)
 
-    return median_of(once)
+    return window
 
 
 def trainer_rate(overrides: dict, steps: int) -> dict:

@@ -4,6 +4,7 @@ measured in the same run.
 
     python benchmarks/update_variants.py                   # base, sgd, no-health, no-polyak
     python benchmarks/update_variants.py --prng rbg        # the same with JAX's rbg random bits instead of threefry
+    python benchmarks/update_variants.py --variants base,rolled --pairs 20 --seconds 1   # paired, for a noisy day
 
 Variants (each changes what the update computes, so they are measurements, never settings):
   base       the update as memb runs it
@@ -50,6 +51,11 @@ def main() -> None:
     p.add_argument("--variants", default="base,sgd,no-health,no-polyak")
     p.add_argument("--prng", default="threefry2x32", choices=("threefry2x32", "rbg", "unsafe_rbg"))
     p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument(
+        "--pairs", type=int, default=0,
+        help="compile each variant once, then alternate this many rounds of --seconds windows over the variants "
+        "(the order rotated each round) and compare each variant with base window by window (noisy machines)",
+    )  # fmt: skip
     p.add_argument(
         "--repeats", type=int, default=1, help="run the variant list this many times, alternating (noisy machines)"
     )
@@ -144,6 +150,8 @@ def main() -> None:
         agent.init, agent._model_heads = paired_init, heads
 
     roofline = matmul_gflops(2.0)
+    if args.pairs:
+        return paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module)
     rows = []
     for repeat in range(args.repeats):
         for variant in args.variants.split(","):
@@ -181,6 +189,62 @@ def main() -> None:
         record["medians_rounds_per_s"] = medians
         lines += ["", "Medians over the repeats: " + ", ".join(f"{v} {x:.1f} rounds/s" for v, x in medians.items())]
     write_record("performance", "update-variants-", record, "MEMB's update with parts replaced", lines)
+
+
+def paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module) -> None:
+    """Every variant compiled once; then `args.pairs` rounds, each one window per variant, the order rotated each
+    round, so that the machine's drift hits every variant alike. Each variant against base: the median over rounds
+    of its rate over base's in the same round, and in how many rounds it was the faster."""
+    from throughput import update_window
+
+    from _record import write_record
+
+    variants = args.variants.split(",")
+    if "base" not in variants:
+        raise SystemExit("--pairs compares with base: put base in --variants")
+    windows = {v: update_window(make(v)) for v in variants}  # make() patches globals at trace time; compiled now
+    memb_module.polyak_update, memb_module.all_finite = polyak, all_finite
+    set_random("base")
+    rates: dict[str, list[float]] = {v: [] for v in variants}
+    for i in range(args.pairs):
+        for v in variants[i % len(variants) :] + variants[: i % len(variants)]:
+            rates[v].append(windows[v](args.seconds))
+    base = np.array(rates["base"])
+    summary = {}
+    for v in variants:
+        ratio = np.array(rates[v]) / base
+        summary[v] = {
+            "median_rounds_per_s": float(np.median(rates[v])),
+            "median_fraction": float(np.median(rates[v])) * flops_per_round / 1e9 / roofline,
+            "median_ratio_to_base": float(np.median(ratio)),
+            "ratio_p10_p90": [float(np.percentile(ratio, 10)), float(np.percentile(ratio, 90))],
+            "rounds_faster_than_base": int(np.sum(ratio > 1.0)),
+        }
+        print(f"{v}: median {summary[v]['median_rounds_per_s']:.1f} rounds/s, ratio to base {np.median(ratio):.3f}")
+    record = {
+        **started,
+        "prng": args.prng,
+        "roofline_gflops": roofline,
+        "pairs": args.pairs,
+        "seconds": args.seconds,
+        "rates_rounds_per_s": rates,
+        "summary": summary,
+    }
+    lines = [
+        f"- batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes; random bits: {args.prng}",
+        f"- the 256^3 float32 chain before the windows: {roofline:.1f} GFLOP/s",
+        f"- {args.pairs} rounds of one {args.seconds} s window per variant, each variant compiled once, order rotated",
+        "",
+        "| variant | median rounds/s | of the roofline | median ratio to base (same round) | p10–p90 | rounds faster |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {v} | {s['median_rounds_per_s']:.1f} | {s['median_fraction']:.0%} "
+            f"| {s['median_ratio_to_base']:.3f} | {s['ratio_p10_p90'][0]:.3f}–{s['ratio_p10_p90'][1]:.3f} "
+            f"| {s['rounds_faster_than_base']} of {args.pairs} |"
+            for v, s in summary.items()
+        ],
+    ]
+    write_record("performance", "update-variants-paired-", record, "MEMB's update with parts replaced, paired", lines)
 
 
 if __name__ == "__main__":
