@@ -60,6 +60,10 @@ def main() -> None:
         "--repeats", type=int, default=1, help="run the variant list this many times, alternating (noisy machines)"
     )
     args = p.parse_args()
+    if args.pairs != 0 and args.pairs < 2:
+        raise SystemExit(f"--pairs takes a count of at least 2 rounds, got {args.pairs}")
+    if args.pairs and "base" not in args.variants.split(","):
+        raise SystemExit("--pairs compares with base: put base in --variants")
     jax.config.update("jax_default_prng_impl", args.prng)  # before any key is made
 
     import jax.numpy as jnp
@@ -150,7 +154,7 @@ def main() -> None:
         agent.init, agent._model_heads = paired_init, heads
 
     roofline = matmul_gflops(2.0)
-    if args.pairs:
+    if args.pairs != 0:
         return paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module)
     rows = []
     for repeat in range(args.repeats):
@@ -200,8 +204,6 @@ def paired(args, make, flops_per_round, roofline, started, set_random, polyak, a
     from _record import write_record
 
     variants = args.variants.split(",")
-    if "base" not in variants:
-        raise SystemExit("--pairs compares with base: put base in --variants")
     windows = {v: update_window(make(v)) for v in variants}  # make() patches globals at trace time; compiled now
     memb_module.polyak_update, memb_module.all_finite = polyak, all_finite
     set_random("base")
