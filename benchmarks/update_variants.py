@@ -52,6 +52,10 @@ def main() -> None:
     p.add_argument("--prng", default="threefry2x32", choices=("threefry2x32", "rbg", "unsafe_rbg"))
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument(
+        "--setting", default="batch256-all256", choices=("batch256-all256", "authors"),
+        help="the update's shapes: batch 256 with every MLP (256, 256), or the authors' HalfCheetah preset (batch 100)",
+    )  # fmt: skip
+    p.add_argument(
         "--pairs", type=int, default=0,
         help="compile each variant once, then alternate this many rounds of --seconds windows over the variants "
         "(the order rotated each round) and compare each variant with base window by window (noisy machines)",
@@ -81,7 +85,12 @@ def main() -> None:
     from _record import header, write_record
 
     started = header()
-    run, _ = resolve({"env": "HalfCheetah-v5", **SETTINGS["batch256-all256"]})
+    run, _ = resolve({"env": "HalfCheetah-v5", **SETTINGS[args.setting]})
+    shapes = (
+        "batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes"
+        if args.setting == "batch256-all256"
+        else "the authors' HalfCheetah-v5 preset (batch 100, models (256, 128)), m = 5"
+    )
     flops_per_round = update_flops(run.agent, OBS, ACT)["env_step"] / run.agent.updates_per_step
     polyak, all_finite = memb_module.polyak_update, memb_module.all_finite
     normal, split, fold_in = jax.random.normal, jax.random.split, jax.random.fold_in
@@ -155,7 +164,9 @@ def main() -> None:
 
     roofline = matmul_gflops(2.0)
     if args.pairs != 0:
-        return paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module)
+        return paired(
+            args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module, shapes
+        )
     rows = []
     for repeat in range(args.repeats):
         for variant in args.variants.split(","):
@@ -175,9 +186,9 @@ def main() -> None:
     set_random("base")
     record_variants = list(dict.fromkeys(r["variant"] for r in rows))
     base = next((r for r in rows if r["variant"] == "base"), rows[0])
-    record = {**started, "prng": args.prng, "roofline_gflops": roofline, "variants": rows}
+    record = {**started, "setting": args.setting, "prng": args.prng, "roofline_gflops": roofline, "variants": rows}
     lines = [
-        f"- batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes; random bits: {args.prng}",
+        f"- {shapes}; random bits: {args.prng}",
         f"- the 256^3 float32 chain in the same run: {roofline:.1f} GFLOP/s",
         "",
         "| variant | repeat | rounds/s | GFLOP/s (counted matmul FLOPs) | of the roofline | time per round vs base |",
@@ -195,7 +206,7 @@ def main() -> None:
     write_record("performance", "update-variants-", record, "MEMB's update with parts replaced", lines)
 
 
-def paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module) -> None:
+def paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module, shapes) -> None:
     """Every variant compiled once; then `args.pairs` rounds, each one window per variant, the order rotated each
     round, so that the machine's drift hits every variant alike. Each variant against base: the median over rounds
     of its rate over base's in the same round, and in how many rounds it was the faster."""
@@ -225,6 +236,7 @@ def paired(args, make, flops_per_round, roofline, started, set_random, polyak, a
         print(f"{v}: median {summary[v]['median_rounds_per_s']:.1f} rounds/s, ratio to base {np.median(ratio):.3f}")
     record = {
         **started,
+        "setting": args.setting,
         "prng": args.prng,
         "roofline_gflops": roofline,
         "pairs": args.pairs,
@@ -233,7 +245,7 @@ def paired(args, make, flops_per_round, roofline, started, set_random, polyak, a
         "summary": summary,
     }
     lines = [
-        f"- batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes; random bits: {args.prng}",
+        f"- {shapes}; random bits: {args.prng}",
         f"- the 256^3 float32 chain before the windows: {roofline:.1f} GFLOP/s",
         f"- {args.pairs} rounds of one {args.seconds} s window per variant, each variant compiled once, order rotated",
         "",
