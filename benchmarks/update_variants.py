@@ -86,10 +86,10 @@ def main() -> None:
 
     started = header()
     run, _ = resolve({"env": "HalfCheetah-v5", **SETTINGS[args.setting]})
+    c = run.agent
     shapes = (
-        "batch 256, every MLP (256, 256), m = 5, HalfCheetah-v5 shapes"
-        if args.setting == "batch256-all256"
-        else "the authors' HalfCheetah-v5 preset (batch 100, models (256, 128)), m = 5"
+        f"{args.setting}: batch {c.batch_size}, policy {c.policy_hidden}, value {c.value_hidden}, "
+        f"models {c.model_hidden}, m = {c.updates_per_step}, HalfCheetah-v5 shapes"
     )
     flops_per_round = update_flops(run.agent, OBS, ACT)["env_step"] / run.agent.updates_per_step
     polyak, all_finite = memb_module.polyak_update, memb_module.all_finite
@@ -162,11 +162,65 @@ def main() -> None:
 
         agent.init, agent._model_heads = paired_init, heads
 
+    def paired() -> None:
+        """Every variant compiled once; then `args.pairs` rounds, each one window per variant, the order rotated each
+        round, so that the machine's drift hits every variant alike. Each variant against base: the median over rounds
+        of its rate over base's in the same round, and in how many rounds it was the faster."""
+        from throughput import update_window
+
+        variants = args.variants.split(",")
+        windows = {v: update_window(make(v)) for v in variants}  # make() patches globals at trace time; compiled now
+        memb_module.polyak_update, memb_module.all_finite = polyak, all_finite
+        set_random("base")
+        rates: dict[str, list[float]] = {v: [] for v in variants}
+        for i in range(args.pairs):
+            for v in variants[i % len(variants) :] + variants[: i % len(variants)]:
+                rates[v].append(windows[v](args.seconds))
+        base = np.array(rates["base"])
+        summary = {}
+        for v in variants:
+            ratio = np.array(rates[v]) / base
+            summary[v] = {
+                "median_rounds_per_s": float(np.median(rates[v])),
+                "median_fraction": float(np.median(rates[v])) * flops_per_round / 1e9 / roofline,
+                "median_ratio_to_base": float(np.median(ratio)),
+                "ratio_p10_p90": [float(np.percentile(ratio, 10)), float(np.percentile(ratio, 90))],
+                "rounds_faster_than_base": int(np.sum(ratio > 1.0)),
+            }
+            print(f"{v}: median {summary[v]['median_rounds_per_s']:.1f} rounds/s, ratio to base {np.median(ratio):.3f}")
+        record = {
+            **started,
+            "setting": args.setting,
+            "prng": args.prng,
+            "roofline_gflops": roofline,
+            "pairs": args.pairs,
+            "seconds": args.seconds,
+            "rates_rounds_per_s": rates,
+            "summary": summary,
+        }
+        lines = [
+            f"- {shapes}; random bits: {args.prng}",
+            f"- the 256^3 float32 chain before the windows: {roofline:.1f} GFLOP/s",
+            f"- {args.pairs} rounds of one {args.seconds} s window per variant, each variant compiled once, "
+            "order rotated",
+            "",
+            "| variant | median rounds/s | of the roofline | median ratio to base (same round) | p10–p90 "
+            "| rounds faster |",
+            "|---|---|---|---|---|---|",
+            *[
+                f"| {v} | {s['median_rounds_per_s']:.1f} | {s['median_fraction']:.0%} "
+                f"| {s['median_ratio_to_base']:.3f} | {s['ratio_p10_p90'][0]:.3f}–{s['ratio_p10_p90'][1]:.3f} "
+                f"| {s['rounds_faster_than_base']} of {args.pairs} |"
+                for v, s in summary.items()
+            ],
+        ]
+        write_record(
+            "performance", "update-variants-paired-", record, "MEMB's update with parts replaced, paired", lines
+        )
+
     roofline = matmul_gflops(2.0)
     if args.pairs != 0:
-        return paired(
-            args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module, shapes
-        )
+        return paired()
     rows = []
     for repeat in range(args.repeats):
         for variant in args.variants.split(","):
@@ -204,61 +258,6 @@ def main() -> None:
         record["medians_rounds_per_s"] = medians
         lines += ["", "Medians over the repeats: " + ", ".join(f"{v} {x:.1f} rounds/s" for v, x in medians.items())]
     write_record("performance", "update-variants-", record, "MEMB's update with parts replaced", lines)
-
-
-def paired(args, make, flops_per_round, roofline, started, set_random, polyak, all_finite, memb_module, shapes) -> None:
-    """Every variant compiled once; then `args.pairs` rounds, each one window per variant, the order rotated each
-    round, so that the machine's drift hits every variant alike. Each variant against base: the median over rounds
-    of its rate over base's in the same round, and in how many rounds it was the faster."""
-    from throughput import update_window
-
-    from _record import write_record
-
-    variants = args.variants.split(",")
-    windows = {v: update_window(make(v)) for v in variants}  # make() patches globals at trace time; compiled now
-    memb_module.polyak_update, memb_module.all_finite = polyak, all_finite
-    set_random("base")
-    rates: dict[str, list[float]] = {v: [] for v in variants}
-    for i in range(args.pairs):
-        for v in variants[i % len(variants) :] + variants[: i % len(variants)]:
-            rates[v].append(windows[v](args.seconds))
-    base = np.array(rates["base"])
-    summary = {}
-    for v in variants:
-        ratio = np.array(rates[v]) / base
-        summary[v] = {
-            "median_rounds_per_s": float(np.median(rates[v])),
-            "median_fraction": float(np.median(rates[v])) * flops_per_round / 1e9 / roofline,
-            "median_ratio_to_base": float(np.median(ratio)),
-            "ratio_p10_p90": [float(np.percentile(ratio, 10)), float(np.percentile(ratio, 90))],
-            "rounds_faster_than_base": int(np.sum(ratio > 1.0)),
-        }
-        print(f"{v}: median {summary[v]['median_rounds_per_s']:.1f} rounds/s, ratio to base {np.median(ratio):.3f}")
-    record = {
-        **started,
-        "setting": args.setting,
-        "prng": args.prng,
-        "roofline_gflops": roofline,
-        "pairs": args.pairs,
-        "seconds": args.seconds,
-        "rates_rounds_per_s": rates,
-        "summary": summary,
-    }
-    lines = [
-        f"- {shapes}; random bits: {args.prng}",
-        f"- the 256^3 float32 chain before the windows: {roofline:.1f} GFLOP/s",
-        f"- {args.pairs} rounds of one {args.seconds} s window per variant, each variant compiled once, order rotated",
-        "",
-        "| variant | median rounds/s | of the roofline | median ratio to base (same round) | p10–p90 | rounds faster |",
-        "|---|---|---|---|---|---|",
-        *[
-            f"| {v} | {s['median_rounds_per_s']:.1f} | {s['median_fraction']:.0%} "
-            f"| {s['median_ratio_to_base']:.3f} | {s['ratio_p10_p90'][0]:.3f}–{s['ratio_p10_p90'][1]:.3f} "
-            f"| {s['rounds_faster_than_base']} of {args.pairs} |"
-            for v, s in summary.items()
-        ],
-    ]
-    write_record("performance", "update-variants-paired-", record, "MEMB's update with parts replaced, paired", lines)
 
 
 if __name__ == "__main__":
