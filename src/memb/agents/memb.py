@@ -84,8 +84,9 @@ class MEMBConfig:
     # (which starts the policy nearly deterministic: a head output near 0 is log-std -9)
     log_std_bound: Literal["tanh", "clip"] = "tanh"
     # speed only, the same updates: the m rounds' `lax.scan` unrolled, so that XLA sees one program without a loop
-    # and can run round i + 1's model step beside round i's policy and value steps on another core (+4 to +10%
-    # rounds/s at batch 256, 0 to +4% at the authors' batch 100, for about twice the compile time; PERFORMANCE-NOTES)
+    # and can run round i + 1's model step beside round i's policy and value steps on another core (+4% paired to +8%
+    # median rounds/s at batch 256, none measurable at the authors' batch 100, for about twice the compile time;
+    # benchmarks/PERFORMANCE-NOTES.md)
     unroll_rounds: bool = True
 
     def __post_init__(self) -> None:
