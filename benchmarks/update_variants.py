@@ -6,7 +6,7 @@ measured in the same run.
     python benchmarks/update_variants.py --prng rbg        # the same with JAX's rbg random bits instead of threefry
     python benchmarks/update_variants.py --variants base,rolled --pairs 20 --seconds 1   # paired, for a noisy day
 
-Variants (each changes what the update computes, so they are measurements, never settings):
+Variants (each but the last changes what the update computes, so they are measurements, never settings):
   base       the update as memb runs it
   sgd        plain SGD instead of Adam for the policy, model and value optimizers (Adam's moment updates are
              elementwise passes over every parameter)
@@ -29,6 +29,9 @@ Variants (each changes what the update computes, so they are measurements, never
   unrolled-threefry
              threefry's 20 rounds lowered as straight-line code instead of JAX's CPU default, a `while` loop of 5
              trips per hash (the same bits; a profile shows 6 such loops a round, each trip its own kernels)
+  simultaneous
+             memb's own setting `round_updates="simultaneous"` (Algorithm 1's text): each round's policy and value
+             gradients at the same parameters, so the two are independent work for the two cores
 A variant that runs much faster than the base shows where the update's time goes outside its matrix products.
 Written to benchmarks/results/performance/update-variants-<date>.json and .md. Run it on an otherwise idle machine.
 """
@@ -108,7 +111,10 @@ def main() -> None:
     def make(variant: str) -> MEMB:
         set_random(variant)
         memb_module.polyak_update = (lambda online, target, tau: target) if variant == "no-polyak" else polyak
-        agent = MEMB(dataclasses.replace(run.agent, unroll_rounds=variant != "rolled"), OBS, ACT)
+        config = dataclasses.replace(run.agent, unroll_rounds=variant != "rolled")
+        if variant == "simultaneous":
+            config = dataclasses.replace(config, round_updates="simultaneous")
+        agent = MEMB(config, OBS, ACT)
         if variant == "sgd":
             agent.policy_opt = agent.model_opt = agent.value_opt = optax.sgd(1e-4)
         if variant == "no-health":

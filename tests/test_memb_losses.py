@@ -197,6 +197,37 @@ def test_update_schedule_counts_and_warmup(rng):
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-6), full.params, rolled_state.params)
 
 
+def test_simultaneous_round_takes_policy_and_value_gradients_at_the_same_parameters(rng):
+    """round_updates="simultaneous" (Algorithm 1, step 3): after the model step, the policy's and the value's steps
+    both start from that state, each with its own key, and the round keeps each one's parameters and moments."""
+    agent = MEMB(tiny_config(round_updates="simultaneous", alpha=0.3), 3, 2)
+    state = agent.init(jax.random.PRNGKey(0))
+    b = random_batch(rng, 8, 3, 2)
+    got, info = agent.round(state, b)
+    start, _ = agent.model_step(state, b)
+    key_policy, key_value = jax.random.split(start.key)
+    policy, _ = agent.policy_step(start.replace(key=key_policy), b)
+    value, value_info = agent.value_step(start.replace(key=key_value), b)
+
+    def same(x, y):
+        jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7), x, y)
+
+    same(got.params["policy"], policy.params["policy"])
+    same(got.opt_state["policy"], policy.opt_state["policy"])
+    for name in ("q", "v"):
+        same(got.params[name], value.params[name])
+    same(got.opt_state["value"], value.opt_state["value"])
+    same({k: got.params[k] for k in ("dynamics", "reward")}, {k: start.params[k] for k in ("dynamics", "reward")})
+    same(got.target_v, jax.tree.map(lambda o, t: 0.005 * o + 0.995 * t, value.params["v"], start.target_v))
+    # the value's V target saw the round-start policy: from the moved policy its loss differs (the parameters after
+    # one Adam step are about lr·sign(g) either way, so the loss is the quantity that can tell them apart)
+    _, moved_info = agent.value_step(policy.replace(key=key_value), b)
+    assert float(info["v_loss"]) == pytest.approx(float(value_info["v_loss"]), rel=1e-6)
+    assert abs(float(moved_info["v_loss"]) - float(info["v_loss"])) > 1e-6 * (1 + abs(float(info["v_loss"])))
+    with pytest.raises(ValueError, match="round_updates"):
+        tiny_config(round_updates="jacobi")
+
+
 def test_update_flops_hand_count():
     from memb.agents.memb import MEMBConfig, update_flops
 

@@ -88,6 +88,11 @@ class MEMBConfig:
     # median rounds/s at batch 256, none measurable at the authors' batch 100, for about twice the compile time;
     # benchmarks/PERFORMANCE-NOTES.md)
     unroll_rounds: bool = True
+    # Algorithm 1, step 3: "calculate the gradients ∇φJ(φ), ∇ψJ(ψ) and ∇θV(s), then update φ, ψ and θ":
+    # "simultaneous" takes the policy's and the value's gradients at the same parameters (independent work, which
+    # XLA may run on both cores: +1.7% paired at batch 256, PERFORMANCE-NOTES.md); "sequential" (the authors' code
+    # order) takes the value's after the policy has moved
+    round_updates: Literal["sequential", "simultaneous"] = "sequential"
 
     def __post_init__(self) -> None:
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
@@ -100,6 +105,7 @@ class MEMBConfig:
             cfg.positive(name, getattr(self, name))
         cfg.one_of("model_loss", self.model_loss, ("mse", "nll"))
         cfg.one_of("log_std_bound", self.log_std_bound, LOG_STD_BOUNDS)
+        cfg.one_of("round_updates", self.round_updates, ("sequential", "simultaneous"))
         cfg.positive("rollout_length", self.rollout_length, integer=True)
         cfg.positive("updates_per_step", self.updates_per_step, integer=True)
         cfg.non_negative("model_updates_per_step", self.model_updates_per_step, integer=True)
@@ -494,11 +500,23 @@ class MEMB:
         if self.config.model_update_in_rounds:
             state, model_info = self.model_step(state, batch)
             info.update(model_info)
-        state, policy_info = self.policy_step(state, batch)
-        if self.config.auto_alpha:
-            state, alpha_info = self.alpha_step(state, batch)
-            info.update(alpha_info)
-        state, value_info = self.value_step(state, batch)
+        if self.config.round_updates == "simultaneous":  # both gradients at this state, each with its own key
+            key_policy, key_value = jax.random.split(state.key)
+            moved, policy_info = self.policy_step(state.replace(key=key_policy), batch)
+            state, value_info = self.value_step(state.replace(key=key_value), batch)
+            state = state.replace(
+                params={**state.params, "policy": moved.params["policy"]},
+                opt_state={**state.opt_state, "policy": moved.opt_state["policy"]},
+            )
+            if self.config.auto_alpha:
+                state, alpha_info = self.alpha_step(state, batch)
+                info.update(alpha_info)
+        else:
+            state, policy_info = self.policy_step(state, batch)
+            if self.config.auto_alpha:
+                state, alpha_info = self.alpha_step(state, batch)
+                info.update(alpha_info)
+            state, value_info = self.value_step(state, batch)
         target_v = polyak_update(state.params["v"], state.target_v, self.config.tau)
         return state.replace(target_v=target_v), {**info, **policy_info, **value_info}
 
