@@ -12,6 +12,8 @@ from memb.agents.mbpo import ModelBuffer, _insert, model_buffer_window, rollout_
 from memb.networks.ensemble import Ensemble, ensemble_loss, gaussian_nll
 from memb.training import RunConfig, TrainConfig, train
 
+from learning_runs import LEARNING_RUNS
+
 SMALL = dict(
     batch_size=20,
     policy_hidden=(8, 8),
@@ -169,28 +171,11 @@ def test_rollouts_stop_at_terminal_states_and_fill_the_model_buffer():
 
 
 def test_mbpo_learns_pendulum(tmp_path):
-    """A short run: 3 models of (64, 64), k = 1, 10 SAC updates per step, at most 40 model epochs per retraining.
-    Random play scores about −1200. With the tanh-mapped log-std this run reached −88 at 2000 steps when written;
-    with SAC's clipped log-std (5743ba6, a wider policy at the start) it reached −727 at 2000 and −282 at 2500."""
-    agent = MBPOConfig(
-        random_steps=500,
-        batch_size=128,
-        updates_per_step=10,
-        rollout_batch_size=2000,
-        model_train_freq=250,
-        ensemble_size=3,
-        num_elites=2,
-        model_hidden=(64, 64),
-        model_max_epochs=40,
-        policy_lr=1e-3,
-        value_lr=1e-3,
-        alpha_lr=1e-3,
-        termination="Pendulum-v1",
-    )
-    run = RunConfig("mbpo", TrainConfig(env="Pendulum-v1", steps=2500, epoch_length=500, eval_episodes=3), agent)
-    result = train(run, tmp_path / "run", progress=False)
-    returns = [r["return_mean"] for r in result.eval_rows]
-    assert max(returns[1:]) > -700, returns
+    """4000 steps, 5 SAC updates per step on model and real data: some evaluation after the first more than 400
+    above the untrained policy's (learning_runs.py has the settings and why the check is a gain)."""
+    run = LEARNING_RUNS["mbpo"]
+    returns = run.returns(tmp_path / "run")
+    assert run.check(returns), (run.rule, returns)
 
 
 def test_an_mbpo_run_checkpoints_and_resumes_with_model_metrics_in_some_updates_only(tmp_path):

@@ -7,9 +7,9 @@ import pytest
 
 from memb.agents import SAC, SACConfig
 from memb.networks.distributions import tanh_gaussian_sample
-from memb.training import RunConfig, TrainConfig, train
 
 from conftest import random_batch
+from learning_runs import LEARNING_RUNS
 
 
 def _sac(**overrides):
@@ -87,11 +87,9 @@ def test_an_update_from_a_non_finite_component_is_flagged_for_that_component(rng
 
 def test_sac_learns_pendulum(tmp_path):
     """4000 steps at the SB3 zoo's Pendulum learning rate (1e-3): from about −1500 untrained to better than −400."""
-    agent = SACConfig(random_steps=1000, batch_size=128, policy_lr=1e-3, value_lr=1e-3, alpha_lr=1e-3)
-    run = RunConfig("sac", TrainConfig(env="Pendulum-v1", steps=4000, epoch_length=1000, eval_episodes=5), agent)
-    result = train(run, tmp_path / "sac", progress=False, tensorboard=False)
-    returns = [row["return_mean"] for row in result.eval_rows]
-    assert returns[0] < -900 and max(returns[-2:]) > -400, returns
+    run = LEARNING_RUNS["sac"]
+    returns = run.returns(tmp_path / "sac")
+    assert run.check(returns), (run.rule, returns)
 
 
 @pytest.mark.parametrize("bound", ["clip", "tanh"])

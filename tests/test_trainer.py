@@ -9,6 +9,7 @@ from memb.training import RunConfig, TrainConfig, train
 
 import envs_for_tests  # noqa: F401
 from conftest import tiny_config
+from learning_runs import LEARNING_RUNS
 
 
 def test_terminal_and_truncation_masks_and_action_scaling(tmp_path):
@@ -47,23 +48,9 @@ def test_same_seed_same_run(tmp_path):
 @pytest.mark.slow
 def test_memb_learns_pendulum(tmp_path):
     """A short run must take Pendulum well beyond a random policy (about -1200 to -1500 per episode)."""
-    from memb.agents import MEMBConfig
-
-    run = RunConfig(
-        train=TrainConfig(env="Pendulum-v1", steps=4_000, epoch_length=500, eval_episodes=4),
-        agent=MEMBConfig(
-            model_hidden=(32, 16),
-            policy_hidden=(64, 64),
-            value_hidden=(64, 64),
-            random_steps=500,
-            model_warmup_steps=500,
-            updates_per_step=5,
-        ),
-    )
-    result = train(run, tmp_path / "run", progress=False, tensorboard=False)
-    first, best = result.eval_rows[0]["return_mean"], max(r["return_mean"] for r in result.eval_rows[-2:])
-    assert first < -900  # the untrained policy
-    assert best > -400, [round(r["return_mean"]) for r in result.eval_rows]
+    run = LEARNING_RUNS["memb"]
+    returns = run.returns(tmp_path / "run")
+    assert run.check(returns), (run.rule, [round(r) for r in returns])
 
 
 def test_a_user_made_unregistered_env_from_a_factory(tmp_path):
