@@ -66,7 +66,12 @@ def commit() -> str:
         sha = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
         # the code that produces results: the package, the benchmark scripts, the project file (not results/), and
         # the suite's learning runs (learning_test_margins.py trains them)
-        code = ["src", "pyproject.toml", "tests/learning_runs.py", *(str(p) for p in Path(__file__).parent.glob("*.py"))]
+        code = [
+            "src",
+            "pyproject.toml",
+            "tests/learning_runs.py",
+            *(str(p) for p in Path(__file__).parent.glob("*.py")),
+        ]
         # changed or not yet tracked (a new script counts as uncommitted code too)
         status = subprocess.check_output(["git", "status", "--porcelain", "--", *code], text=True)
         dirty = bool(status.strip())
