@@ -200,7 +200,6 @@ class MBPO:
         self.rollout_states = math.ceil(c.rollout_batch_size / c.num_elites) * c.num_elites
         self.buffer_capacity = max(model_buffer_window(c, k_max), self.rollout_states * k_max)
         self.model_start = max(c.random_steps, c.batch_size - 1)  # the first step with SAC updates
-        self._init = jax.jit(self.init_fn)  # one compiled program, not hundreds of eager ops
         self._update = jax.jit(self.update_fn)
         self._train_chunk = jax.jit(self.train_chunk)
         self._holdout_mse = jax.jit(self.holdout_mse)
@@ -208,16 +207,13 @@ class MBPO:
         self._model_error = jax.jit(self.model_error_fn)
 
     def init(self, key: jax.Array) -> MBPOState:
-        return self._init(key)
-
-    def init_fn(self, key: jax.Array) -> MBPOState:
         k_sac, k_model, k_term, key = jax.random.split(key, 4)
         model = self.ensemble.init(k_model, self.obs_dim + self.act_dim)
         termination = self.classifier.init(k_term, jnp.zeros((1, self.obs_dim)))
         cap, d, a = self.buffer_capacity, self.obs_dim, self.act_dim
         zeros = jnp.zeros
         return MBPOState(
-            sac=self.sac.init_fn(k_sac),
+            sac=self.sac.init(k_sac),
             model=model,
             model_opt=self.model_opt.init(model),
             termination=termination,

@@ -198,7 +198,6 @@ class MEMB:
             self.alpha_opt = adam(c.alpha_lr)
             self.components = (*self.components, "alpha")
             self.target_entropy = -float(act_dim) if c.target_entropy is None else c.target_entropy
-        self._init = jax.jit(self.init_fn)  # one compiled program, not hundreds of eager ops
         self._update = jax.jit(self.update_fn)
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
@@ -208,9 +207,6 @@ class MEMB:
 
     # ------------------------------------------------------------------------------------- init
     def init(self, key: jax.Array) -> MEMBState:
-        return self._init(key)
-
-    def init_fn(self, key: jax.Array) -> MEMBState:
         kp, kd, kr, kq, kv, key = jax.random.split(key, 6)
         s = jnp.zeros((1, self.obs_dim))
         a = jnp.zeros((1, self.act_dim))

@@ -82,14 +82,10 @@ class SAC:
         self.q_net = QEnsemble(c.value_hidden, num=2)
         self.v_net = ValueFunction(c.value_hidden)
         self.policy_opt, self.value_opt, self.alpha_opt = adam(c.policy_lr), adam(c.value_lr), adam(c.alpha_lr)
-        self._init = jax.jit(self.init_fn)  # one compiled program, not hundreds of eager ops
         self._update = jax.jit(self.update_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
 
     def init(self, key: jax.Array) -> SACState:
-        return self._init(key)
-
-    def init_fn(self, key: jax.Array) -> SACState:
         kp, kq, kv, key = jax.random.split(key, 4)
         s, a = jnp.zeros((1, self.obs_dim)), jnp.zeros((1, self.act_dim))
         params = {"policy": self.policy_net.init(kp, s), "q": self.q_net.init(kq, s, a)}

@@ -136,14 +136,10 @@ class TD3:
             return optax.chain(decay, optax.adam(learning_rate))
 
         self.value_opt = optax.inject_hyperparams(critic_adam)(learning_rate=c.value_lr)
-        self._init = jax.jit(self.init_fn)  # one compiled program, not hundreds of eager ops
         self._update = jax.jit(self.update_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
 
     def init(self, key: jax.Array) -> TD3State:
-        return self._init(key)
-
-    def init_fn(self, key: jax.Array) -> TD3State:
         kp, kq, key = jax.random.split(key, 3)
         s, a = jnp.zeros((1, self.obs_dim)), jnp.zeros((1, self.act_dim))
         params = {"policy": self.policy_net.init(kp, s), "q": self.q_net.init(kq, s, a)}
