@@ -79,10 +79,10 @@ LEARNING_RUNS: dict[str, LearningRun] = {
     "svg": LearningRun(
         "svg",
         SVGConfig(model_warmup_steps=1000, model_hidden=(64, 64), alpha=0.2),
-        5000,
+        4000,
         1000,
         5,
-        *_gains(500, 4),
+        *_gains(500, 3),
     ),
     # SAC at the SB3 zoo's Pendulum learning rate (1e-3)
     "sac": LearningRun(
@@ -138,8 +138,8 @@ LEARNING_RUNS: dict[str, LearningRun] = {
         *_gains(250, 2),
     ),
     # MBPO: 3 models of (64, 64), k = 1, 5 SAC updates per step on (128, 128) networks, at most 40 model epochs per
-    # retraining. Its evaluations swing from one to the next on Pendulum (a seed went −1368, −925, −975, −87 over its
-    # last four), so the check is a gain over any evaluation after the first
+    # retraining. Its evaluations swing from one to the next on Pendulum (seed 0 went −725, −1318, −1368, −925 from
+    # 1500 to 3000 steps, then −87 at 4000), so the check is a gain at any evaluation after the first
     "mbpo": LearningRun(
         "mbpo",
         MBPOConfig(
@@ -159,9 +159,9 @@ LEARNING_RUNS: dict[str, LearningRun] = {
             alpha_lr=1e-3,
             termination="Pendulum-v1",
         ),
-        4000,
+        3000,
         500,
         3,
-        *_gains(400, 7),
+        *_gains(400, 5),
     ),
 }

@@ -295,7 +295,7 @@ def test_known_termination_masks_the_value_after_an_imagined_terminal_state(rng)
 
 
 def test_svg_learns_pendulum(tmp_path):
-    """SVG(1)-ER (--algo svg) with α = 0.2: 5000 steps lift the return by over 500 from the untrained policy's."""
+    """SVG(1)-ER (--algo svg) with α = 0.2: 4000 steps lift the return by over 500 from the untrained policy's."""
     run = LEARNING_RUNS["svg"]
     returns = run.returns(tmp_path / "svg")
     assert run.check(returns), (run.rule, returns)

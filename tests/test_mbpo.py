@@ -171,7 +171,7 @@ def test_rollouts_stop_at_terminal_states_and_fill_the_model_buffer():
 
 
 def test_mbpo_learns_pendulum(tmp_path):
-    """4000 steps, 5 SAC updates per step on model and real data: some evaluation after the first more than 400
+    """3000 steps, 5 SAC updates per step on model and real data: some evaluation after the first more than 400
     above the untrained policy's (learning_runs.py has the settings and why the check is a gain)."""
     run = LEARNING_RUNS["mbpo"]
     returns = run.returns(tmp_path / "run")

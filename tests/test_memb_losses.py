@@ -57,7 +57,6 @@ def test_policy_gradient_eq9_against_central_finite_differences(k, rng):
         b = random_batch(rng, 12, 3, 2, dtype=np.float64)
         key = jax.random.PRNGKey(3)  # fixed noise η, ζ: the objective is a smooth function of θ
 
-        @jax.jit  # one compilation for the 50 evaluations below, instead of op-by-op dispatch of each
         def objective(theta):
             return agent.policy_objective(theta, params, normalizer, b, key)[0]
 
