@@ -169,7 +169,9 @@ def test_normalizer_merges_batches_like_numpy(rng):
 
 
 def test_update_schedule_counts_and_warmup(rng):
-    agent = MEMB(tiny_config(updates_per_step=3, model_updates_per_step=1, model_warmup_steps=10), 3, 2)
+    agent = MEMB(
+        tiny_config(updates_per_step=3, model_updates_per_step=1, model_warmup_steps=10, unroll_rounds=True), 3, 2
+    )
     assert agent.batches_per_step(0) == 1 and agent.batches_per_step(9) == 1
     assert agent.batches_per_step(10) == 4
     state = agent.init(jax.random.PRNGKey(0))
