@@ -42,6 +42,7 @@ def one(name: str, seed: int) -> dict:
 
 
 def main() -> None:
+    from memb.config import ConfigError
     from memb.experiments.grid import parse_seeds
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +57,10 @@ def main() -> None:
         parser.error(f"unknown run {unknown[0]!r}; choose from {', '.join(LEARNING_RUNS)}")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    seeds = parse_seeds(args.seeds)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ConfigError as e:
+        parser.error(str(e))
 
     results = []
     ctx = multiprocessing.get_context("spawn")  # JAX is multithreaded: no fork
