@@ -192,6 +192,45 @@ def main() -> None:
                 write(started, stamp, args, results)  # after every run: a stop loses only the run in progress
 
 
+def ms_per_step(run: dict) -> float:
+    """A run's mean training milliseconds per env step, over all its steps (warm-up phases included)."""
+    return 1000.0 * run["seconds"] / run["steps"] if run["steps"] else float("nan")
+
+
+def break_even(results: dict) -> list[str]:
+    """What the wall-clock ratio is made of: each agent's cost per env step, and the env steps at which memb, at its
+    own median cost per step, would reach the threshold in SB3's median time (fewer steps: faster than SB3)."""
+
+    def costs(runs):
+        return ", ".join(f"s{x['seed']} {ms_per_step(x):.1f}" for x in runs)
+
+    def steps(runs):
+        return ", ".join(f"s{x['seed']} {x['steps'] / 1000:g}k" + ("" if x["reached"] else " (not)") for x in runs)
+
+    lines = [
+        "",
+        "What the ratio is made of: mean training ms per env step to each run's end, and the env steps at which "
+        "memb, at its median cost per step, would take SB3's median time (memb ties SB3 if its median seed reaches "
+        "the threshold by then):",
+        "",
+        "| task | memb ms/step (per seed) | SB3 ms/step (per seed) | cost ratio | memb steps (per seed) | "
+        "SB3 steps (per seed) | memb's break-even steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for env_id, r in results.items():
+        if not r["memb"] or not r["sb3_sac"]:
+            continue
+        memb_cost = np.median([ms_per_step(x) for x in r["memb"]])
+        sb3_cost = np.median([ms_per_step(x) for x in r["sb3_sac"]])
+        sb3_time = np.median([x["seconds"] if x["reached"] else np.inf for x in r["sb3_sac"]])
+        tie = f"{sb3_time / memb_cost:.1f}k" if np.isfinite(sb3_time) else "n/a (SB3's median seed did not reach it)"
+        lines.append(
+            f"| {env_id} | {costs(r['memb'])} | {costs(r['sb3_sac'])} | {memb_cost / sb3_cost:.2f} | "
+            f"{steps(r['memb'])} | {steps(r['sb3_sac'])} | {tie} |"
+        )
+    return lines
+
+
 def write(started: dict, stamp: str, args, results: dict) -> None:
     record = {
         **started,
@@ -233,6 +272,7 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
         elif done < n:
             ratio += f" (seeds so far: memb {len(r['memb'])}, SB3 {len(r['sb3_sac'])} of {n})"
         lines.append(f"| {env_id} | {THRESHOLDS[env_id]:g} | {cell(r['memb'])} | {cell(r['sb3_sac'])} | {ratio} |")
+    lines += break_even(results)
     write_record(
         "performance",
         "time-to-return-",
