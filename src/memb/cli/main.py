@@ -266,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from memb.training import DivergenceError, EnvError, Interrupted, RunDirError
+    from memb.training import DivergenceError, EnvError, Interrupted, RunDirError, use_compilation_cache
 
+    if args.command not in ("plot", "report"):
+        use_compilation_cache()  # a second run with the same settings loads its compiled programs
     try:
         if args.command == "train":
             return _train(args)

@@ -1,6 +1,7 @@
 """The training loop, shared by every agent: env loop, replay buffer, evaluation, run directory."""
 
 from memb.training.buffer import ReplayBuffer
+from memb.training.compilation_cache import use_compilation_cache
 from memb.training.config import RunConfig, TrainConfig
 from memb.training.envs import ActionScaler, EnvError, make_env
 from memb.training.evaluation import EvalResult, evaluate
@@ -32,4 +33,5 @@ __all__ = [
     "read_run_config",
     "make_env",
     "train",
+    "use_compilation_cache",
 ]
