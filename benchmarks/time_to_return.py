@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import tempfile
 import time
@@ -27,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memb.experiments import resolve  # noqa: E402
+from memb.training import use_compilation_cache  # noqa: E402
 
 from _record import header, write_record  # noqa: E402
 
@@ -148,6 +150,11 @@ def main() -> None:
         "--save-sb3", default=None, metavar="DIR",
         help="save each SB3 model to DIR when its run stops (for benchmarks/gait.py); not part of the timing",
     )  # fmt: skip
+    parser.add_argument(
+        "--compilation-cache", action="store_true",
+        help="memb with the persistent compilation cache the `memb` command uses, in a fresh folder for this "
+        "invocation: its first run compiles, later runs of the same settings load (default: every run compiles)",
+    )  # fmt: skip
     args = parser.parse_args()
     if any("=" not in kv for kv in args.memb_set):
         raise SystemExit(f"--memb-set takes KEY=VALUE, got {args.memb_set}")
@@ -165,6 +172,14 @@ def main() -> None:
     fixed = {"env", "seed", "steps", "epoch_length", "eval_episodes", "checkpoint_every", "stop_return"}
     if fixed & set(args.memb_overrides):
         raise SystemExit(f"--memb-set cannot change {sorted(fixed & set(args.memb_overrides))}: the protocol sets them")
+    if any(k.startswith("JAX_") and "CACHE" in k for k in os.environ):
+        raise SystemExit(
+            "unset JAX's compilation-cache variables: memb's runs here compile, or use --compilation-cache"
+        )
+    cache = tempfile.TemporaryDirectory() if args.compilation_cache else None
+    if cache is not None:
+        os.environ["MEMB_COMPILATION_CACHE"] = cache.name
+        use_compilation_cache()
     started = header()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%M")
     results: dict[str, dict] = {}
@@ -239,6 +254,7 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
         "memb_overrides": args.memb_overrides,
+        "compilation_cache": args.compilation_cache,
         "seeds": args.seed_values,
         "agents": args.agent_names,
         "results": results,
@@ -247,6 +263,13 @@ def write(started: dict, stamp: str, args, results: dict) -> None:
         f"- evaluation every {args.eval_every} env steps, {args.eval_episodes} deterministic episodes; training time "
         "only (compilation included, evaluation excluded)",
         "- each run stops at the threshold or at " + ", ".join(f"{t} {n} steps" for t, n in args.max_steps_of.items()),
+        "- memb's compiled programs: "
+        + (
+            "JAX's persistent cache, empty at the start of this invocation (each task's first memb run compiles, "
+            "later seeds load)"
+            if args.compilation_cache
+            else "compiled in every run (no persistent cache)"
+        ),
         "- MEMB: the paper's preset"
         + (" with " + ", ".join(f"{k}={v}" for k, v in args.memb_overrides.items()) if args.memb_overrides else ""),
         "",
