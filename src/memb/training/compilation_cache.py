@@ -1,18 +1,21 @@
 """JAX's persistent compilation cache for memb's runs.
 
-A run's first minutes on a CPU include compiling its programs: for MEMB's paper presets on two cores, 6 s of agent
-initialization (eager ops, each compiled at first use), 2 s for the model-only warm-up update and 5-15 s for the fused
-per-env-step update. With the cache, a later run with the same settings loads them instead: 1.4 s, 0.1 s and 0.5-2 s
-(`benchmarks/results/performance/compile-cost-*.md`). A cached program is the compiled program itself, so results are
-unchanged.
+A run's start on a CPU is mostly compiling: for MEMB's paper presets on two cores, 5.5-7 s of agent initialization
+(eager ops, each compiled at first use), 2-2.5 s for the model-only warm-up update and 4-15.5 s for the fused
+per-env-step update. With the cache, a later run with the same settings loads them instead: about 1.4 s, 0.1 s and
+0.4-2 s; tracing and lowering (0.2-0.7 s a program) are not cached. In all, 12-26 s of start-up become 2.5-5 s
+(`benchmarks/results/performance/compile-cost-2026-12-04T1003.md`). A cached program is the compiled program itself,
+so results are unchanged.
 
 The `memb` command turns the cache on for itself and every process it starts (`memb experiment`'s workers), in
 `$XDG_CACHE_HOME/memb/jax/<machine>` (default `~/.cache/memb/jax/<machine>`), unless
   - `MEMB_COMPILATION_CACHE=DIR` puts it elsewhere, or `MEMB_COMPILATION_CACHE=off` leaves it off;
   - `JAX_COMPILATION_CACHE_DIR` is set: JAX's own setting then stands.
 Compiled CPU code depends on the CPU's instruction set, so the default folder has one subfolder per kind of machine (a
-cache in a home folder shared by a cluster's nodes never serves one kind's code to another). The cache is bounded at
-1 GiB (JAX evicts the least recently used entries); a MEMB preset fills about 2 MiB.
+cache in a home folder shared by a cluster's nodes never serves one kind's code to another). A MEMB preset fills about
+3 MiB. The folder is not bounded: JAX's bound (`jax_compilation_cache_max_size`) needs the `filelock` package, takes
+a file lock on every read, and its bookkeeping breaks for good when a process is killed between an entry and its
+access-time file, which memb's kill-and-resume makes an expected event. Delete the folder to empty it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from importlib import metadata
 from pathlib import Path
 
 OFF = ("off", "0", "false", "no", "none")
-MAX_BYTES = 2**30
 
 
 def machine_tag() -> str:
@@ -34,8 +36,8 @@ def machine_tag() -> str:
     the jaxlib version."""
     flags = platform.processor()
     try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].strip() for line in f if line.startswith("flags")), flags)
+        with open("/proc/cpuinfo") as f:  # x86's "flags", ARM's "Features"
+            flags = next((line.split(":", 1)[1].strip() for line in f if line.startswith(("flags", "Features"))), flags)
     except OSError:
         pass
     try:
@@ -46,7 +48,7 @@ def machine_tag() -> str:
 
 
 def default_directory(environ: Mapping[str, str] = os.environ) -> Path:
-    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    base = Path(environ["XDG_CACHE_HOME"]) if environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
     return base / "memb" / "jax" / machine_tag()
 
 
@@ -55,16 +57,18 @@ def cache_settings(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     set by the user through JAX's own variable)."""
     if environ.get("JAX_COMPILATION_CACHE_DIR"):
         return {}
-    where = environ.get("MEMB_COMPILATION_CACHE", "").strip()
+    where = environ.get("MEMB_COMPILATION_CACHE", "").strip()  # empty or unset: the default folder
     if where.lower() in OFF:
         return {}
-    directory = Path(where).expanduser() if where else default_directory(environ)
+    try:
+        directory = Path(where).expanduser() if where else default_directory(environ)
+    except RuntimeError:  # no home folder to put it in: the cache stays off
+        return {}
     return {
-        "JAX_COMPILATION_CACHE_DIR": str(directory),
+        "JAX_COMPILATION_CACHE_DIR": str(directory.resolve()),  # absolute: workers may run elsewhere
         # every program, however quick to compile: the agents' eager initialization is hundreds of small ones
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-        "JAX_COMPILATION_CACHE_MAX_SIZE": str(MAX_BYTES),
     }
 
 
@@ -79,6 +83,5 @@ def use_compilation_cache() -> Path | None:
         jax.config.update("jax_compilation_cache_dir", settings["JAX_COMPILATION_CACHE_DIR"])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     where = os.environ.get("JAX_COMPILATION_CACHE_DIR")
     return Path(where) if where else None
