@@ -5,13 +5,13 @@
 
 A short run pays its compilation once; the time-to-return protocol (`time_to_return.py`) counts it. For each task's
 paper preset and each value of `unroll_rounds` (the m rounds' `lax.scan` unrolled or rolled), a fresh Python process
-(nothing compiled yet, no persistent cache) times:
+(nothing compiled yet; with `--cache`, an empty persistent cache that it fills) times:
   - `init`: the agent's parameters and optimizer states (eager JAX ops);
   - the model-only warm-up update and the fused per-env-step update: tracing and lowering, then XLA's compilation;
 and, in one more process with both settings compiled, the fused update's steady cost: ms per call (one env step's m
 rounds and model steps), in windows alternated between the settings.
-With `--cache`, the same process is run a second time against a persistent compilation cache that the first filled,
-what a second run costs once a first has filled the cache (JAX_COMPILATION_CACHE_DIR).
+With `--cache`, the same process is run a second time against the cache the first filled: what a second run costs,
+with the settings of the `memb` command's cache (`memb.training.compilation_cache`).
 From the two settings it reports the env steps of full updates after which unrolling has paid for its compilation.
 Written to benchmarks/results/performance/compile-cost-<date>.json and .md. Run it on an otherwise idle machine.
 """
@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from memb.training.compilation_cache import cache_settings  # noqa: E402
+
 from _record import header, write_record  # noqa: E402
 
 ENVS = ("Pendulum-v1", "InvertedPendulum-v5", "HalfCheetah-v5")
@@ -123,12 +125,8 @@ def spawn(*argv: str, cache: str | None = None) -> dict:
     environ = dict(os.environ)
     for k in [k for k in environ if k.startswith("JAX_") and "CACHE" in k]:
         del environ[k]  # a cache set in the caller's environment would hide the cold cost
-    if cache is not None:
-        environ.update(
-            JAX_COMPILATION_CACHE_DIR=cache,
-            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-            JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-        )
+    if cache is not None:  # as the `memb` command sets it
+        environ.update(cache_settings({"MEMB_COMPILATION_CACHE": cache}))
     done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, env=environ, check=False)
     if done.returncode:
         raise SystemExit(f"the timing process {' '.join(argv)} failed:\n{done.stderr[-2000:]}")

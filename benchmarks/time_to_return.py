@@ -174,7 +174,7 @@ def main() -> None:
         raise SystemExit(f"--memb-set cannot change {sorted(fixed & set(args.memb_overrides))}: the protocol sets them")
     if any(k.startswith("JAX_") and "CACHE" in k for k in os.environ):
         raise SystemExit(
-            "unset JAX's compilation-cache variables: memb's runs here compile, or use --compilation-cache"
+            "unset JAX's compilation-cache variables first: this script decides memb's cache (--compilation-cache)"
         )
     cache = tempfile.TemporaryDirectory() if args.compilation_cache else None
     if cache is not None:
@@ -207,41 +207,59 @@ def main() -> None:
                 write(started, stamp, args, results)  # after every run: a stop loses only the run in progress
 
 
-def ms_per_step(run: dict) -> float:
-    """A run's mean training milliseconds per env step, over all its steps (warm-up phases included)."""
-    return 1000.0 * run["seconds"] / run["steps"] if run["steps"] else float("nan")
+def marginal_ms(run: dict) -> float:
+    """A run's training milliseconds per env step once it runs steadily: the median over the later half of its
+    evaluation intervals (the earlier ones hold the random phase, warm-ups and compilation)."""
+    curve = run["curve"]
+    if len(curve) < 2:
+        return 1000.0 * run["seconds"] / run["steps"] if run["steps"] else float("nan")
+    rates = [1000.0 * (t1 - t0) / (s1 - s0) for (s0, t0, _), (s1, t1, _) in zip(curve, curve[1:], strict=False)]
+    return float(np.median(rates[len(rates) // 2 :]))
+
+
+def fixed_s(run: dict) -> float:
+    """The seconds a run spent beyond its steady cost per step: start-up, compilation, cheaper or dearer phases."""
+    return run["seconds"] - marginal_ms(run) * run["steps"] / 1000.0
 
 
 def break_even(results: dict) -> list[str]:
-    """What the wall-clock ratio is made of: each agent's cost per env step, and the env steps at which memb, at its
-    own median cost per step, would reach the threshold in SB3's median time (fewer steps: faster than SB3)."""
+    """What the wall-clock ratio is made of: each run's steady cost per env step and its fixed seconds, and the env
+    steps at which memb, at its median steady cost after its median fixed seconds, would take SB3's median time."""
 
-    def costs(runs):
-        return ", ".join(f"s{x['seed']} {ms_per_step(x):.1f}" for x in runs)
+    def per_seed(runs, fn, fmt):
+        return ", ".join(f"s{x['seed']} {fn(x):{fmt}}" for x in runs)
 
     def steps(runs):
         return ", ".join(f"s{x['seed']} {x['steps'] / 1000:g}k" + ("" if x["reached"] else " (not)") for x in runs)
 
     lines = [
         "",
-        "What the ratio is made of: mean training ms per env step to each run's end, and the env steps at which "
-        "memb, at its median cost per step, would take SB3's median time (memb ties SB3 if its median seed reaches "
-        "the threshold by then):",
+        "What the ratio is made of: each run's steady ms per env step (the median over the later half of its "
+        "evaluation intervals) and its fixed seconds beyond that (start-up and compilation, less what its cheaper "
+        "random and warm-up phases save: negative when they save more); memb's "
+        "break-even is the env steps at which, at its median steady cost after its median fixed seconds, it would "
+        "take SB3's median time (memb ties SB3 if its median seed reaches the threshold by then):",
         "",
-        "| task | memb ms/step (per seed) | SB3 ms/step (per seed) | cost ratio | memb steps (per seed) | "
-        "SB3 steps (per seed) | memb's break-even steps |",
-        "|---|---|---|---|---|---|---|",
+        "| task | memb ms/step | memb fixed s | SB3 ms/step | SB3 fixed s | cost ratio | memb steps | SB3 steps | "
+        "memb's break-even steps |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for env_id, r in results.items():
         if not r["memb"] or not r["sb3_sac"]:
             continue
-        memb_cost = np.median([ms_per_step(x) for x in r["memb"]])
-        sb3_cost = np.median([ms_per_step(x) for x in r["sb3_sac"]])
+        memb_cost = np.median([marginal_ms(x) for x in r["memb"]])
+        memb_fixed = np.median([fixed_s(x) for x in r["memb"]])
+        sb3_cost = np.median([marginal_ms(x) for x in r["sb3_sac"]])
         sb3_time = np.median([x["seconds"] if x["reached"] else np.inf for x in r["sb3_sac"]])
-        tie = f"{sb3_time / memb_cost:.1f}k" if np.isfinite(sb3_time) else "n/a (SB3's median seed did not reach it)"
+        tie = (
+            f"{(sb3_time - memb_fixed) / memb_cost:.1f}k"
+            if np.isfinite(sb3_time)
+            else "n/a (SB3's median seed did not reach it)"
+        )
         lines.append(
-            f"| {env_id} | {costs(r['memb'])} | {costs(r['sb3_sac'])} | {memb_cost / sb3_cost:.2f} | "
-            f"{steps(r['memb'])} | {steps(r['sb3_sac'])} | {tie} |"
+            f"| {env_id} | {per_seed(r['memb'], marginal_ms, '.1f')} | {per_seed(r['memb'], fixed_s, '.0f')} | "
+            f"{per_seed(r['sb3_sac'], marginal_ms, '.1f')} | {per_seed(r['sb3_sac'], fixed_s, '.0f')} | "
+            f"{memb_cost / sb3_cost:.2f} | {steps(r['memb'])} | {steps(r['sb3_sac'])} | {tie} |"
         )
     return lines
 
