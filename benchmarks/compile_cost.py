@@ -37,24 +37,35 @@ from _record import header, write_record  # noqa: E402
 ENVS = ("Pendulum-v1", "InvertedPendulum-v5", "HalfCheetah-v5")
 
 
-def cold_start(env_id: str, unroll: bool) -> dict:
-    """Runs in a fresh process: the start-up timings of one (task, unroll) setting."""
-    t0 = time.perf_counter()
+def replay(env_id: str) -> tuple[int, int, np.random.Generator, object]:
+    """The task's observation and action sizes, a generator, and a full replay buffer of random transitions."""
     import gymnasium as gym
-    import jax
     from throughput import random_buffer
-
-    from memb.agents import MEMB
-    from memb.experiments import resolve
 
     env = gym.make(env_id)
     obs, act = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
-    run, _ = resolve({"env": env_id, "unroll_rounds": unroll})
-    agent = MEMB(run.agent, obs, act)
     rng = np.random.default_rng(0)
-    buf = random_buffer(rng, 2_000, obs, act)
-    imported = time.perf_counter() - t0
+    return obs, act, rng, random_buffer(rng, 2_000, obs, act)
+
+
+def preset_agent(env_id: str, obs: int, act: int, unroll: bool):
+    """MEMB with the task's paper preset and the rounds unrolled or rolled."""
+    from memb.agents import MEMB
+    from memb.experiments import resolve
+
+    run, _ = resolve({"env": env_id, "unroll_rounds": unroll})
+    return MEMB(run.agent, obs, act)
+
+
+def cold_start(env_id: str, unroll: bool) -> dict:
+    """Runs in a fresh process: the start-up timings of one (task, unroll) setting."""
+    t0 = time.perf_counter()
+    import jax
+
+    obs, act, rng, buf = replay(env_id)
+    agent = preset_agent(env_id, obs, act, unroll)
+    imported = time.perf_counter() - t0  # env, agent and buffer set-up (jax is imported with this module since 3205ebb)
 
     t = time.perf_counter()
     state = jax.block_until_ready(agent.init(jax.random.PRNGKey(0)))
@@ -80,22 +91,12 @@ def cold_start(env_id: str, unroll: bool) -> dict:
 def paired(env_id: str, pairs: int, seconds: float) -> dict:
     """Runs in a fresh process: the fused update's steady ms per env step, rolled and unrolled, both compiled first,
     then `pairs` rounds of one window each, the order alternated (the machine's drift hits both alike)."""
-    import gymnasium as gym
     import jax
-    from throughput import random_buffer
 
-    from memb.agents import MEMB
-    from memb.experiments import resolve
-
-    env = gym.make(env_id)
-    obs, act = env.observation_space.shape[0], env.action_space.shape[0]
-    env.close()
-    rng = np.random.default_rng(0)
-    buf = random_buffer(rng, 2_000, obs, act)
+    obs, act, rng, buf = replay(env_id)
     calls = {}
     for unroll in (True, False):
-        run, _ = resolve({"env": env_id, "unroll_rounds": unroll})
-        agent = MEMB(run.agent, obs, act)
+        agent = preset_agent(env_id, obs, act, unroll)
         n = agent.batches_per_step(agent.config.model_warmup_steps)
         state = agent.init(jax.random.PRNGKey(0))
         batches = buf.sample(rng, n, agent.config.batch_size)
