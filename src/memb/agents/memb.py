@@ -586,6 +586,15 @@ class MEMB:
         """The pure function that `update` runs after env step `env_step` (the multi-seed trainer vmaps it)."""
         return self.warmup_fn if env_step < self.config.model_warmup_steps else self.update_fn
 
+    def update_programs(self) -> list[tuple[int, object, int]]:
+        """(first env step, jitted program, batches it takes) of each program `update` runs; the trainer compiles
+        the later ones ahead, beside its loop (training/ahead.py)."""
+        warmup = self.config.model_warmup_steps
+        programs = [(warmup, self._update, self.batches_per_step(warmup))]
+        if warmup and self.config.model_updates_per_step:
+            programs.insert(0, (0, self._warmup, self.batches_per_step(0)))
+        return programs
+
     def model_error_fn(self, state: MEMBState, batch: Batch, valid: jax.Array) -> dict:
         """Errors of the models on real transitions (App. B.2): the mean prediction's L2 error, and the 1-Wasserstein
         distance per dimension (averaged over dimensions) between model samples and the true next states / rewards.

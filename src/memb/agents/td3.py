@@ -288,6 +288,11 @@ class TD3:
         """The pure function that `update` runs (the multi-seed trainer vmaps it)."""
         return self.update_fn
 
+    def update_programs(self) -> list[tuple[int, object, int]]:
+        """(first env step, jitted program, batches it takes) of the program `update` runs; the trainer compiles it
+        during the random phase (training/ahead.py)."""
+        return [(self.config.random_steps, self._update, self.config.updates_per_step)]
+
     def model_error(self, state: TD3State, batch: Batch) -> dict[str, float]:
         return {}
 

@@ -7,6 +7,7 @@ memory is flat from its first epoch on, so that any growth is a leak (benchmarks
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from memb.agents.common import Batch
@@ -84,6 +85,21 @@ class ReplayBuffer:
         self.terminated[i] = float(terminated)
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+
+    def sample_spec(self, num_batches: int, batch_size: int) -> Batch:
+        """The shapes and dtypes of what `sample(rng, num_batches, batch_size)` returns, without drawing."""
+
+        def spec(column: np.ndarray):
+            return jax.ShapeDtypeStruct((num_batches, batch_size, *column.shape[1:]), column.dtype)
+
+        return Batch(
+            obs=spec(self.obs),
+            action=spec(self.action),
+            reward=spec(self.reward),
+            next_obs=spec(self.next_obs),
+            terminated=spec(self.terminated),
+            behavior_log_prob=spec(self.log_prob),
+        )
 
     def sample(self, rng: np.random.Generator, num_batches: int, batch_size: int) -> Batch:
         """`num_batches` independent uniform batches (with replacement), stacked on a leading axis."""

@@ -11,6 +11,8 @@ import numpy as np
 from memb.agents.common import Batch
 from memb.training.envs import ActionScaler
 
+MAX_TRANSITIONS = 10_000  # held-out transitions an evaluation keeps for the model error
+
 
 @dataclass
 class EvalResult:
@@ -35,7 +37,7 @@ def evaluate(
     key: jax.Array,
     *,
     seeds: list[int] | None = None,
-    max_transitions: int = 10_000,
+    max_transitions: int = MAX_TRANSITIONS,
     on_frame=None,
 ) -> EvalResult:
     """One deterministic episode in each env, all stepped together so that the policy runs batched.

@@ -24,7 +24,9 @@ import shutil
 import signal
 import sys
 import time
+import weakref
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import flax.serialization
@@ -32,11 +34,13 @@ import jax
 import numpy as np
 
 from memb.agents import AGENTS
+from memb.agents.common import Batch
 from memb.training import checkpoint
+from memb.training.ahead import CompileAhead, Job
 from memb.training.buffer import ReplayBuffer, check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
-from memb.training.evaluation import evaluate
+from memb.training.evaluation import MAX_TRANSITIONS, evaluate
 from memb.training.io import (
     LOCK_NAME,
     DirectoryLock,
@@ -106,6 +110,22 @@ def build_agent(config: RunConfig, env):
     obs_dim = env.observation_space.shape[0]
     act_dim = env.action_space.shape[0]
     return AGENTS[config.algo](config.agent, obs_dim, act_dim)
+
+
+_INITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def init_state(agent, key: jax.Array):
+    """`agent.init(key)` as one compiled program, compiled once per agent (the seeds of a multi-seed run share it).
+
+    Run eagerly, an agent's init dispatches hundreds of small ops, each compiled on first use: 5.5-7 s of a cold
+    start (benchmarks/compile_cost.py), against about 2.5 s compiled. The program holds the agent only weakly.
+    """
+    init = _INITS.get(agent)
+    if init is None:
+        ref = weakref.ref(agent)
+        init = _INITS[agent] = jax.jit(lambda key: ref().init(key))
+    return init(key)
 
 
 def read_run_config(run_dir: Path) -> RunConfig:
@@ -226,7 +246,7 @@ class _Run:
         self.scaler = ActionScaler(train_env.action_space)
         key = jax.random.PRNGKey(self.tc.seed)
         init_key, act_key, self.eval_key = jax.random.split(key, 3)
-        self.state = agent.init(init_key)
+        self.state = init_state(agent, init_key)
         # what acting carries across env steps: the key, and for an agent with stateful exploration noise (DDPG's
         # Ornstein-Uhlenbeck process) its state too; restarted by `reset_act_carry` when an episode ends
         self.act_key = agent.act_carry(act_key) if hasattr(agent, "act_carry") else act_key
@@ -251,9 +271,12 @@ class _Run:
         tc, agent, ls = self.tc, self.agent, self.loop_state
         self.open_outputs(progress, tensorboard)
         previous = self._install_signal_handlers()
+        ahead = CompileAhead(self.ahead_jobs()) if tc.compile_ahead else None
         try:
             while ls.step < tc.steps and not self.reached():
                 step = ls.step
+                if ahead is not None:  # what this step runs, if it was compiled ahead
+                    ahead.wait(step)
                 # act: uniformly random first, then the stochastic policy
                 action = self.random_action()
                 if action is None and agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s)
@@ -270,9 +293,44 @@ class _Run:
                     self.apply_update(*agent.update(self.state, batches, step), step)
                 self.end_step()
         finally:
+            if ahead is not None:
+                ahead.close()
             self._restore_signal_handlers(previous)
             self.close_outputs()
         return self.finish()
+
+    def ahead_jobs(self) -> list[Job]:
+        """The programs this run will first need after its current step, to compile ahead (training/ahead.py): the
+        update programs of later phases (the agent's `update_programs`), the first stochastic action after the
+        random phase, and the first evaluation's batched deterministic action and model error."""
+        tc, agent, ls, buf = self.tc, self.agent, self.loop_state, self.buffer
+        step, state, jobs = ls.step, self.state, []
+        batch_size = agent.config.batch_size
+        if hasattr(agent, "update_programs") and not hasattr(agent, "sample"):
+            # an update runs once the buffer holds a batch: from this step on, at the earliest
+            filled = step + max(0, batch_size - 1 - len(buf))
+            for first, program, num_batches in agent.update_programs():
+                first = max(first, filled)
+                if num_batches and step <= first < tc.steps:
+                    batches = buf.sample_spec(num_batches, batch_size)
+                    compile_program = partial(_lower_and_compile, program, state, batches)
+                    jobs.append(Job(first, f"the update of step {first}", compile_program))
+        first_act = agent.config.random_steps
+        if step <= first_act < tc.steps:
+            act = agent.act_with_log_prob if agent.uses_behavior_log_prob else agent.act
+            obs = np.array(ls.obs, np.float32)
+            jobs.append(Job(first_act, "the policy's action", partial(act, state, obs, self.act_key)))
+        evaluation = (step // tc.epoch_length + 1) * tc.epoch_length - 1  # the loop step that ends with one
+        if evaluation < tc.steps:
+            observations = np.zeros((tc.eval_episodes, agent.obs_dim), np.float32)
+            greedy = partial(agent.act, state, observations, self.eval_key, deterministic=True)
+            jobs.append(Job(evaluation, "the evaluation's action", greedy))
+            horizon = getattr(self.eval_envs[0].spec, "max_episode_steps", None)
+            if horizon:  # the held-out transitions of episodes that run to the time limit
+                n = min(tc.eval_episodes * horizon, MAX_TRANSITIONS)
+                held_out = _stand_in_transitions(n, agent.obs_dim, agent.act_dim)
+                jobs.append(Job(evaluation, "the model error", partial(agent.model_error, state, held_out)))
+        return jobs
 
     # the loop's pieces, also driven by the multi-seed loop (multiseed.py) for each seed
     def open_outputs(self, progress: bool, tensorboard: bool) -> None:
@@ -602,7 +660,7 @@ class _Run:
 
 def load_state(run_dir: Path, agent):
     """The state saved at the end of a run, restored into `agent`'s state structure."""
-    template = jax.device_get(agent.init(jax.random.PRNGKey(0)))
+    template = jax.device_get(init_state(agent, jax.random.PRNGKey(0)))
     raw = flax.serialization.msgpack_restore((Path(run_dir) / "state.msgpack").read_bytes())
     _upgrade_optimizer_states(raw, flax.serialization.to_state_dict(template))
     return flax.serialization.from_state_dict(template, raw)
@@ -615,6 +673,16 @@ def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
         new = template["opt_state"].get(name)
         if isinstance(opt, dict) and isinstance(new, dict) and "inner_state" in new and "inner_state" not in opt:
             raw["opt_state"][name] = {**new, "inner_state": opt, "count": opt["0"]["count"]}
+
+
+def _lower_and_compile(program, state, batches):
+    return program.lower(state, batches).compile()
+
+
+def _stand_in_transitions(n: int, obs_dim: int, act_dim: int) -> Batch:
+    """Zeros shaped and typed as `evaluate`'s held-out transitions of `n` steps."""
+    zeros = lambda *shape: np.zeros((n, *shape), np.float32)  # noqa: E731
+    return Batch(obs=zeros(obs_dim), action=zeros(act_dim), reward=zeros(), next_obs=zeros(obs_dim), terminated=zeros())
 
 
 def _mean_infos(infos: list[dict]) -> dict[str, float]:
