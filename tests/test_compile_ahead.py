@@ -88,11 +88,55 @@ def test_a_failed_compile_ahead_warns_and_the_loop_goes_on(capsys):
     ahead.close()
 
 
-def test_jobs_start_in_the_order_given_and_are_waited_for_by_step():
-    """With one worker the jobs run in the order listed (the long update compile first), whatever their steps."""
+def test_jobs_start_soonest_needed_first_and_are_waited_for_by_step():
+    """With one worker the job due first runs first, whatever the order listed: a job due at once never queues
+    behind a long compile due later."""
     order = []
-    jobs = [Job(9, "late but long", lambda: order.append("long")), Job(1, "soon", lambda: order.append("soon"))]
+    jobs = [Job(9, "later", lambda: order.append("later")), Job(1, "soon", lambda: order.append("soon"))]
     ahead = CompileAhead(jobs, workers=1)
-    ahead.wait(1)  # waits for "soon", which ran after "long" on the single worker
-    assert order == ["long", "soon"]
+    ahead.wait(1)
+    assert order[0] == "soon"
+    ahead.wait(9)
+    assert order == ["soon", "later"]
     ahead.close()
+
+
+def _jobs(tmp_path, *, step=0, buffer_size=1_000_000, steps=400, **agent):
+    from memb.training.trainer import prepare
+
+    config = RunConfig(
+        train=TrainConfig(env="Pendulum-v1", steps=steps, epoch_length=200, eval_episodes=2, buffer_size=buffer_size),
+        agent=tiny_config(**{"random_steps": 100, "model_warmup_steps": 200, "batch_size": 16, **agent}),
+    )
+    run = prepare(config, tmp_path / "jobs", overwrite=True)
+    try:
+        run.loop_state.step = run.buffer.size = step  # as a run resumed at `step` (the buffer's contents don't matter)
+        return [(job.step, job.name) for job in sorted(run.ahead_jobs(), key=lambda j: j.step)]
+    finally:
+        run.close()
+
+
+def test_the_jobs_are_the_programs_the_loop_will_call_and_when(tmp_path):
+    # a fresh run: the warm-up update once the buffer holds a batch of 16, the policy's action after the random
+    # phase, the first evaluation's programs at the end of the first epoch, the fused update after the warm-up
+    assert _jobs(tmp_path) == [
+        (15, "the update of step 15"),
+        (100, "the policy's action"),
+        (199, "the evaluation's action"),
+        (199, "the model error"),
+        (200, "the update of step 200"),
+    ]
+    # resumed past the warm-up: neither its update nor the random phase's end is compiled; the fused update is due now
+    assert _jobs(tmp_path, step=250) == [
+        (250, "the update of step 250"),
+        (399, "the evaluation's action"),
+        (399, "the model error"),
+    ]
+    # the warm-up ends before the buffer holds a batch: its update never runs, only the fused one (from step 15)
+    assert [job for job in _jobs(tmp_path, model_warmup_steps=10) if job[1].startswith("the update")] == [
+        (15, "the update of step 15")
+    ]
+    # a buffer smaller than a batch: no update ever runs, none is compiled
+    assert not [n for _, n in _jobs(tmp_path, buffer_size=8) if n.startswith("the update")]
+    # a run shorter than an epoch evaluates at its last step
+    assert (149, "the evaluation's action") in _jobs(tmp_path, steps=150)

@@ -4,6 +4,8 @@ An agent class exposes `Config` (with `batch_size` and `random_steps`), `compone
 `act(state, obs, key, deterministic)`, `batches_per_step(step)`, `rounds_per_step(step)`, `update(state, batches, step)`
 (whose info holds a `finite` vector over `components`), `model_error(state, batch)`, `scale_learning_rate`,
 `learning_rates` and `uses_behavior_log_prob`; the trainer needs nothing else. A new agent is one module here.
+`act` must be pure: the trainer calls it on stand-in data on a background thread to compile it ahead. Optional:
+`update_programs()`, the jitted programs `update` runs and from which env step, for the trainer to compile ahead.
 """
 
 from memb.agents.common import Batch, polyak_update

@@ -587,8 +587,8 @@ class MEMB:
         return self.warmup_fn if env_step < self.config.model_warmup_steps else self.update_fn
 
     def update_programs(self) -> list[tuple[int, object, int]]:
-        """(first env step, jitted program, batches it takes) of each program `update` runs; the trainer compiles
-        the later ones ahead, beside its loop (training/ahead.py)."""
+        """(first env step, jitted program, batches it takes) of each program `update` runs, in order: each runs from
+        its first step until the next one's. The trainer compiles them ahead, beside its loop (training/ahead.py)."""
         warmup = self.config.model_warmup_steps
         programs = [(warmup, self._update, self.batches_per_step(warmup))]
         if warmup and self.config.model_updates_per_step:

@@ -290,7 +290,7 @@ class TD3:
 
     def update_programs(self) -> list[tuple[int, object, int]]:
         """(first env step, jitted program, batches it takes) of the program `update` runs; the trainer compiles it
-        during the random phase (training/ahead.py)."""
+        ahead, while the random phase runs and the first batch fills (training/ahead.py)."""
         return [(self.config.random_steps, self._update, self.config.updates_per_step)]
 
     def model_error(self, state: TD3State, batch: Batch) -> dict[str, float]:

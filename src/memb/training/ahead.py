@@ -2,14 +2,21 @@
 
 Much of a short run's wall-clock on a CPU is XLA compiling (benchmarks/compile_cost.py): MEMB's fused update takes
 12-15 s to compile on a 2-core machine, and the loop used to stop for it at the end of the model-only warm-up, and
-again for the policy's first stochastic action and for the first evaluation's programs. `CompileAhead` compiles
-them on two background threads from the loop's start (the update programs first: they take longest), and the loop
-waits for a program only before the step that first needs it, and only for what is not done by then. XLA compiles
-with the GIL released, so the loop's random steps, warm-up updates and first evaluation go on meanwhile.
+again for the policy's first stochastic action and for the first evaluation's programs. `CompileAhead` compiles them
+on two background threads (one on a single core) from the loop's start, the soonest needed first, and the loop waits
+for a program only before the step that first needs it, and only for what is not done by then. XLA compiles with the
+GIL released (tracing and lowering hold it), so the loop's random steps, warm-up updates and first evaluation go on
+meanwhile. On two cores the compile, which keeps about 1.6 cores busy itself, competes with them: it saves 2-3 s of
+a preset's start there (benchmarks/compile_ahead.py), more where cores are idle.
 
 A program compiled ahead is the program the loop would have compiled itself (the same jitted function, arguments of
 the same shapes and types), so a run's numbers do not change, and since the loop waits for it, it is not compiled
-twice. One whose compile ahead fails is compiled when first needed, as before, after a one-line warning.
+twice. A program is compiled in vain where the loop's call turns out to differ: the model error of an evaluation
+whose episodes end before the time limit (Hopper, Walker2d), or a run whose caller set a thread-local JAX context
+(`jax.default_device`, ...) that the background threads do not see. One whose compile ahead fails is compiled when
+first needed, as before, after a one-line warning. The act programs are compiled by calling `agent.act` on stand-in
+data on a background thread: an agent's `act` must be pure. The multi-seed loop (multiseed.py) compiles its vmapped
+programs in its own threads and does not compile ahead.
 """
 
 from __future__ import annotations
@@ -29,25 +36,23 @@ class Job:
 
 
 class CompileAhead:
-    """Starts `jobs` in the order given on `workers` background threads; `wait(step)` before each loop step.
-
-    List the long compiles first: with two workers one of them starts on the longest at once, while the other
-    compiles what the loop needs soon.
-    """
+    """Starts `jobs` on `workers` background threads, the soonest needed first (so that a job due at once never
+    queues behind a long compile due later); `wait(step)` before each loop step."""
 
     def __init__(self, jobs: list[Job], workers: int | None = None):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = workers or min(2, cores)
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="memb-compile-ahead")
-        futures = [self._pool.submit(job.compile) for job in jobs]
-        order = sorted(range(len(jobs)), key=lambda i: jobs[i].step)  # the loop waits for them in this order
-        self._pending = [(jobs[i], futures[i]) for i in order]
+        self._pending: list[tuple[Job, cf.Future] | None] = [
+            (job, self._pool.submit(job.compile)) for job in sorted(jobs, key=lambda j: j.step)
+        ]
         self._next = 0
 
     def wait(self, step: int) -> None:
         """Block until every program that loop step `step` may use is compiled (or failed to)."""
         while self._next < len(self._pending) and self._pending[self._next][0].step <= step:
             job, future = self._pending[self._next]
+            self._pending[self._next] = None  # a job holds the agent state it was made with: let it go
             self._next += 1
             try:
                 future.result()
@@ -59,6 +64,8 @@ class CompileAhead:
                     file=sys.stderr,
                 )
 
-    def close(self) -> None:
-        """Drop the jobs not started; wait for those running (an XLA compile can't be stopped part-way)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Drop the jobs not started; with `wait`, wait for those running (an XLA compile can't be stopped part-way;
+        without it, the interpreter still waits for them at exit)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._pending = []

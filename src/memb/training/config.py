@@ -24,7 +24,7 @@ class TrainConfig:
     max_restores: int = 3  # divergence restores before the run stops
     stop_return: float | None = None  # stop early once an evaluation's mean return reaches this (None: never)
     trim_memory: bool = True  # hand malloc's free pages back to the system every epoch (glibc's malloc_trim)
-    compile_ahead: bool = True  # compile later phases' programs on a background thread meanwhile (training/ahead.py)
+    compile_ahead: bool = True  # compile what the loop needs later on background threads (training/ahead.py)
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, str) or not self.env:

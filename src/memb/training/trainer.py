@@ -271,8 +271,9 @@ class _Run:
         tc, agent, ls = self.tc, self.agent, self.loop_state
         self.open_outputs(progress, tensorboard)
         previous = self._install_signal_handlers()
-        ahead = CompileAhead(self.ahead_jobs()) if tc.compile_ahead else None
+        ahead = None
         try:
+            ahead = CompileAhead(self.ahead_jobs()) if tc.compile_ahead else None
             while ls.step < tc.steps and not self.reached():
                 step = ls.step
                 if ahead is not None:  # what this step runs, if it was compiled ahead
@@ -292,11 +293,18 @@ class _Run:
                 if batches is not None:
                     self.apply_update(*agent.update(self.state, batches, step), step)
                 self.end_step()
+        except BaseException:
+            if ahead is not None:  # do not wait out compiles that nothing will use
+                ahead.close(wait=False)
+                ahead = None
+            raise
         finally:
-            if ahead is not None:
-                ahead.close()
-            self._restore_signal_handlers(previous)
-            self.close_outputs()
+            try:
+                if ahead is not None:
+                    ahead.close()
+            finally:
+                self._restore_signal_handlers(previous)
+                self.close_outputs()
         return self.finish()
 
     def ahead_jobs(self) -> list[Job]:
@@ -306,12 +314,14 @@ class _Run:
         tc, agent, ls, buf = self.tc, self.agent, self.loop_state, self.buffer
         step, state, jobs = ls.step, self.state, []
         batch_size = agent.config.batch_size
-        if hasattr(agent, "update_programs") and not hasattr(agent, "sample"):
+        if hasattr(agent, "update_programs") and not hasattr(agent, "sample") and buf.capacity >= batch_size:
             # an update runs once the buffer holds a batch: from this step on, at the earliest
             filled = step + max(0, batch_size - 1 - len(buf))
-            for first, program, num_batches in agent.update_programs():
+            programs = agent.update_programs()
+            ends = [first for first, _, _ in programs[1:]] + [tc.steps]  # each runs until the next one's first step
+            for (first, program, num_batches), end in zip(programs, ends, strict=True):
                 first = max(first, filled)
-                if num_batches and step <= first < tc.steps:
+                if num_batches and step <= first < min(end, tc.steps):
                     batches = buf.sample_spec(num_batches, batch_size)
                     compile_program = partial(_lower_and_compile, program, state, batches)
                     jobs.append(Job(first, f"the update of step {first}", compile_program))
@@ -320,13 +330,14 @@ class _Run:
             act = agent.act_with_log_prob if agent.uses_behavior_log_prob else agent.act
             obs = np.array(ls.obs, np.float32)
             jobs.append(Job(first_act, "the policy's action", partial(act, state, obs, self.act_key)))
-        evaluation = (step // tc.epoch_length + 1) * tc.epoch_length - 1  # the loop step that ends with one
-        if evaluation < tc.steps:
+        # the loop step that ends with the next evaluation: an epoch's last, or the run's
+        evaluation = min((step // tc.epoch_length + 1) * tc.epoch_length, tc.steps) - 1
+        if evaluation >= step:
             observations = np.zeros((tc.eval_episodes, agent.obs_dim), np.float32)
             greedy = partial(agent.act, state, observations, self.eval_key, deterministic=True)
             jobs.append(Job(evaluation, "the evaluation's action", greedy))
             horizon = getattr(self.eval_envs[0].spec, "max_episode_steps", None)
-            if horizon:  # the held-out transitions of episodes that run to the time limit
+            if horizon:  # the held-out transitions of episodes that run to the time limit (else: compiled in vain)
                 n = min(tc.eval_episodes * horizon, MAX_TRANSITIONS)
                 held_out = _stand_in_transitions(n, agent.obs_dim, agent.act_dim)
                 jobs.append(Job(evaluation, "the model error", partial(agent.model_error, state, held_out)))
