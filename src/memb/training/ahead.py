@@ -6,8 +6,8 @@ again for the policy's first stochastic action and for the first evaluation's pr
 on two background threads (one on a single core) from the loop's start, the soonest needed first, and the loop waits
 for a program only before the step that first needs it, and only for what is not done by then. XLA compiles with the
 GIL released (tracing and lowering hold it), so the loop's random steps, warm-up updates and first evaluation go on
-meanwhile. On two cores the compile, which keeps about 1.6 cores busy itself, competes with them: it saves 2-3 s of
-a preset's start there (benchmarks/compile_ahead.py), more where cores are idle.
+meanwhile. On two cores the compile, which keeps about 1.6 cores busy itself, competes with them: it saves 1-8 s of
+a preset's start there, not the whole compile (benchmarks/compile_ahead.py); more where cores are idle.
 
 A program compiled ahead is the program the loop would have compiled itself (the same jitted function, arguments of
 the same shapes and types), so a run's numbers do not change, and since the loop waits for it, it is not compiled
