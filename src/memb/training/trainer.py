@@ -308,9 +308,9 @@ class _Run:
         return self.finish()
 
     def ahead_jobs(self) -> list[Job]:
-        """The programs this run will first need after its current step, to compile ahead (training/ahead.py): the
-        update programs of later phases (the agent's `update_programs`), the first stochastic action after the
-        random phase, and the first evaluation's batched deterministic action and model error."""
+        """The programs this run will first need at or after its current step, to compile ahead (training/ahead.py):
+        the update programs it has yet to run (the agent's `update_programs`), the first stochastic action after the
+        random phase, and the next evaluation's batched deterministic action and model error."""
         tc, agent, ls, buf = self.tc, self.agent, self.loop_state, self.buffer
         step, state, jobs = ls.step, self.state, []
         batch_size = agent.config.batch_size
