@@ -101,42 +101,53 @@ def test_jobs_start_soonest_needed_first_and_are_waited_for_by_step():
     ahead.close()
 
 
-def _jobs(tmp_path, *, step=0, buffer_size=1_000_000, steps=400, **agent):
+def _run_for_jobs(tmp_path, *, buffer_size=1_000_000, steps=400, **agent):
     from memb.training.trainer import prepare
 
     config = RunConfig(
         train=TrainConfig(env="Pendulum-v1", steps=steps, epoch_length=200, eval_episodes=2, buffer_size=buffer_size),
         agent=tiny_config(**{"random_steps": 100, "model_warmup_steps": 200, "batch_size": 16, **agent}),
     )
-    run = prepare(config, tmp_path / "jobs", overwrite=True)
-    try:
-        run.loop_state.step = run.buffer.size = step  # as a run resumed at `step` (the buffer's contents don't matter)
-        return [(job.step, job.name) for job in sorted(run.ahead_jobs(), key=lambda j: j.step)]
-    finally:
-        run.close()
+    return prepare(config, tmp_path / "jobs", overwrite=True)
+
+
+def _jobs(run, step=0):
+    run.loop_state.step = run.buffer.size = step  # as a run resumed at `step` (the buffer's contents don't matter)
+    return [(job.step, job.name) for job in sorted(run.ahead_jobs(), key=lambda j: j.step)]
 
 
 def test_the_jobs_are_the_programs_the_loop_will_call_and_when(tmp_path):
-    # a fresh run: the warm-up update once the buffer holds a batch of 16, the policy's action after the random
-    # phase, the first evaluation's programs at the end of the first epoch, the fused update after the warm-up
-    assert _jobs(tmp_path) == [
-        (15, "the update of step 15"),
-        (100, "the policy's action"),
-        (199, "the evaluation's action"),
-        (199, "the model error"),
-        (200, "the update of step 200"),
-    ]
-    # resumed past the warm-up: neither its update nor the random phase's end is compiled; the fused update is due now
-    assert _jobs(tmp_path, step=250) == [
-        (250, "the update of step 250"),
-        (399, "the evaluation's action"),
-        (399, "the model error"),
-    ]
+    run = _run_for_jobs(tmp_path)
+    try:
+        # a fresh run: the warm-up update once the buffer holds a batch of 16, the policy's action after the random
+        # phase, the first evaluation's programs at the end of the first epoch, the fused update after the warm-up
+        assert _jobs(run) == [
+            (15, "the update of step 15"),
+            (100, "the policy's action"),
+            (199, "the evaluation's action"),
+            (199, "the model error"),
+            (200, "the update of step 200"),
+        ]
+        # resumed past the warm-up: neither its update nor the random phase's end; the fused update is due now
+        assert _jobs(run, step=250) == [
+            (250, "the update of step 250"),
+            (399, "the evaluation's action"),
+            (399, "the model error"),
+        ]
+    finally:
+        run.close()
     # the warm-up ends before the buffer holds a batch: its update never runs, only the fused one (from step 15)
-    assert [job for job in _jobs(tmp_path, model_warmup_steps=10) if job[1].startswith("the update")] == [
-        (15, "the update of step 15")
-    ]
-    # a buffer smaller than a batch: no update ever runs, none is compiled
-    assert not [n for _, n in _jobs(tmp_path, buffer_size=8) if n.startswith("the update")]
-    # a run shorter than an epoch evaluates at its last step
-    assert (149, "the evaluation's action") in _jobs(tmp_path, steps=150)
+    run = _run_for_jobs(tmp_path, model_warmup_steps=10)
+    try:
+        assert [job for job in _jobs(run) if job[1].startswith("the update")] == [(15, "the update of step 15")]
+    finally:
+        run.close()
+    # a buffer smaller than a batch: no update ever runs, none is compiled; a run shorter than an epoch evaluates at
+    # its last step
+    run = _run_for_jobs(tmp_path, buffer_size=8, steps=150)
+    try:
+        jobs = _jobs(run)
+        assert not [name for _, name in jobs if name.startswith("the update")]
+        assert (149, "the evaluation's action") in jobs
+    finally:
+        run.close()
