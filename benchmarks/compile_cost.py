@@ -6,7 +6,9 @@
 A short run pays its compilation once; the time-to-return protocol (`time_to_return.py`) counts it. For each task's
 paper preset and each value of `unroll_rounds` (the m rounds' `lax.scan` unrolled or rolled), a fresh Python process
 (nothing compiled yet; with `--cache`, an empty persistent cache that it fills) times:
-  - `init`: the agent's parameters and optimizer states (eager JAX ops);
+  - `init`: the agent's parameters and optimizer states, as the trainer makes them (`init_state`: one jitted program),
+    and then again as eager JAX ops (`agent.init`, what the trainer did before 1f0a490; second in the process, so its
+    Python code paths are warm);
   - the model-only warm-up update and the fused per-env-step update: tracing and lowering, then XLA's compilation;
 and, in one more process with both settings compiled, the fused update's steady cost: ms per call (one env step's m
 rounds and model steps), in windows alternated between the settings.
@@ -67,11 +69,16 @@ def cold_start(env_id: str, unroll: bool) -> dict:
     agent = preset_agent(env_id, obs, act, unroll)
     imported = time.perf_counter() - t0  # env, agent and buffer set-up (jax is imported with this module since 3205ebb)
 
+    from memb.training.trainer import init_state
+
     t = time.perf_counter()
-    state = jax.block_until_ready(agent.init(jax.random.PRNGKey(0)))
+    state = jax.block_until_ready(init_state(agent, jax.random.PRNGKey(0)))
     init = time.perf_counter() - t
+    t = time.perf_counter()
+    jax.block_until_ready(agent.init(jax.random.PRNGKey(0)))
+    eager_init = time.perf_counter() - t
     batch = agent.config.batch_size
-    out = {"import_s": imported, "init_s": init}
+    out = {"import_s": imported, "init_s": init, "eager_init_s": eager_init}
     for name, fn, n in (
         ("warmup", agent._warmup, agent.batches_per_step(0)),
         ("update", agent._update, agent.batches_per_step(agent.config.model_warmup_steps)),
@@ -188,13 +195,14 @@ def main() -> None:
         "window each, the order alternated; ms per call of the fused update (one env step's updates), each call's "
         "divergence flag waited for (the trainer's way); medians",
         "",
-        "| task | setting | init (s) | warm-up lower + compile (s) | update lower + compile (s) |",
-        "|---|---|---|---|---|",
+        "| task | setting | init (s) | eager init, after it (s) | warm-up lower + compile (s) "
+        "| update lower + compile (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for env_id, r in results.items():
         for name, runs in r["start"].items():
             lines.append(
-                f"| {env_id} | {name} | {med(runs, 'init_s'):.2f} | "
+                f"| {env_id} | {name} | {med(runs, 'init_s'):.2f} | {med(runs, 'eager_init_s'):.2f} | "
                 f"{med(runs, 'warmup_lower_s'):.2f} + {med(runs, 'warmup_compile_s'):.2f} | "
                 f"{med(runs, 'update_lower_s'):.2f} + {med(runs, 'update_compile_s'):.2f} |"
             )
