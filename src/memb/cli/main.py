@@ -289,8 +289,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Interrupted as e:
         sys.stderr.write(f"memb: {e}; continue with `memb train --resume {e.run_dir}`\n")
+        _leave_if_compiling(128 + e.signum)
         return 128 + e.signum
     return 0
+
+
+def _leave_if_compiling(code: int) -> None:
+    """Exit now when a compile ahead (training/ahead.py) still runs: the interpreter would wait for it at exit, up to
+    ~20 s, since an XLA compile can't be stopped. The checkpoint is written and the run directory released by now."""
+    import threading
+
+    if any(t.name.startswith("memb-compile-ahead") and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _train(args: argparse.Namespace) -> int:
