@@ -297,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
 def _leave_if_compiling(code: int) -> None:
     """Exit now when a compile ahead (training/ahead.py) still runs: the interpreter would wait for it at exit, up to
     ~20 s, since an XLA compile can't be stopped. The checkpoint is written and the run directory released by now."""
-    import threading
+    from memb.training.ahead import compiling
 
-    if any(t.name.startswith("memb-compile-ahead") and t.is_alive() for t in threading.enumerate()):
+    if compiling():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

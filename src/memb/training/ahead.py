@@ -24,8 +24,16 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
+THREAD_PREFIX = "memb-compile-ahead"
+
+
+def compiling() -> bool:
+    """Whether a compile ahead still runs in this process (the interpreter would wait for it at exit)."""
+    return any(t.name.startswith(THREAD_PREFIX) and t.is_alive() for t in threading.enumerate())
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class CompileAhead:
     def __init__(self, jobs: list[Job], workers: int | None = None):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = workers or min(2, cores)
-        self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="memb-compile-ahead")
+        self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=THREAD_PREFIX)
         self._pending: list[tuple[Job, cf.Future] | None] = [
             (job, self._pool.submit(job.compile)) for job in sorted(jobs, key=lambda j: j.step)
         ]
