@@ -225,3 +225,29 @@ def test_a_run_directory_being_written_is_neither_resumed_overwritten_nor_shared
     live.release()
     result = train(run, out, overwrite=True, progress=False, tensorboard=False)  # a finished run released its lock
     assert result.eval_rows and sorted(p.name for p in out.iterdir()) == before
+
+
+def test_agents_built_alike_share_one_init_program_and_it_equals_the_eager_init(monkeypatch):
+    import gymnasium as gym
+    import jax
+
+    from memb.agents import MEMB
+    from memb.training.trainer import build_agent, init_state
+
+    traces = []
+    eager_init = MEMB.init
+    monkeypatch.setattr(MEMB, "init", lambda self, key: traces.append(self) or eager_init(self, key))
+    env = gym.make("Pendulum-v1")
+    # a config no other test uses, so that no program of this process has traced it yet
+    run = RunConfig(train=TrainConfig(env="Pendulum-v1"), agent=tiny_config(policy_hidden=(7, 5)))
+    first, second = build_agent(run, env), build_agent(run, env)
+    other = MEMB(run.agent, 3, 1)  # made outside build_agent: its own program
+    key = jax.random.PRNGKey(3)
+    states = [init_state(a, key) for a in (first, second, other)]
+    assert traces == [first, other]  # one trace for the two built alike, one for the other
+    expected = jax.tree.leaves(eager_init(first, key))
+    for state in states:
+        got = jax.tree.leaves(state)
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(e))

@@ -109,23 +109,52 @@ def check_run_dir(out: Path, overwrite: bool) -> None:
 def build_agent(config: RunConfig, env):
     obs_dim = env.observation_space.shape[0]
     act_dim = env.action_space.shape[0]
-    return AGENTS[config.algo](config.agent, obs_dim, act_dim)
+    agent = AGENTS[config.algo](config.agent, obs_dim, act_dim)
+    signature = (type(agent), config.agent, obs_dim, act_dim)
+    try:
+        hash(signature)
+    except TypeError:  # a config with an unhashable field: the agent gets an init program of its own
+        return agent
+    _BUILT[agent] = signature
+    return agent
 
 
-_INITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+class _Init:
+    """One jitted init, traced with whichever of its agents calls it first (it holds them only weakly)."""
+
+    def __init__(self):
+        self.agent = None
+        self.program = jax.jit(self._init)
+
+    def _init(self, key):
+        return self.agent().init(key)
+
+    def __call__(self, agent, key):
+        self.agent = weakref.ref(agent)
+        return self.program(key)
+
+
+# what an agent from build_agent was made of: agents made of the same share one init program
+_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INITS: dict = {}  # build_agent's signature -> its _Init
+_OTHER_INITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # an agent made elsewhere -> its own _Init
 
 
 def init_state(agent, key: jax.Array):
-    """`agent.init(key)` as one compiled program, compiled once per agent (the seeds of a multi-seed run share it).
+    """`agent.init(key)` as one compiled program.
 
     Run eagerly, an agent's init dispatches hundreds of small ops, each compiled on first use: 5.5-7 s of a cold
-    start (benchmarks/compile_cost.py), against about 2.5 s compiled. The program holds the agent only weakly.
+    start (benchmarks/compile_cost.py), against about 2.5 s compiled. The program is traced once per agent class,
+    config and shapes for agents from `build_agent` (a process that makes many, as the tests do, would otherwise trace
+    and look up the same program for each: about 0.4 s an agent, where warm eager ops take 0.05 s), and once per
+    agent for any other.
     """
-    init = _INITS.get(agent)
-    if init is None:
-        ref = weakref.ref(agent)
-        init = _INITS[agent] = jax.jit(lambda key: ref().init(key))
-    return init(key)
+    signature = _BUILT.get(agent)
+    if signature is not None:
+        init = _INITS.get(signature) or _INITS.setdefault(signature, _Init())
+    else:
+        init = _OTHER_INITS.get(agent) or _OTHER_INITS.setdefault(agent, _Init())
+    return init(agent, key)
 
 
 def read_run_config(run_dir: Path) -> RunConfig:
