@@ -44,24 +44,29 @@ def lowerings():
         logger.setLevel(level)
 
 
-def _run(tmp_path, name, compile_ahead):
+def _run(tmp_path, name, compile_ahead, **agent):
     run = RunConfig(
         train=TrainConfig(env="Pendulum-v1", steps=400, epoch_length=200, eval_episodes=2, compile_ahead=compile_ahead),
-        agent=tiny_config(random_steps=100, model_warmup_steps=200, batch_size=16),
+        agent=tiny_config(random_steps=100, model_warmup_steps=200, batch_size=16, **agent),
     )
     return train(run, tmp_path / name, progress=False, tensorboard=False)
 
 
-def test_every_program_is_compiled_ahead_once_and_the_run_is_unchanged(tmp_path, lowerings):
-    ahead = _run(tmp_path, "ahead", True)
+@pytest.mark.parametrize("tiered", [False, True])
+def test_every_program_is_compiled_ahead_once_and_the_run_is_unchanged(tmp_path, lowerings, tiered):
+    # tiered: the fused update rolled for steps 200-299, then unrolled (compiled ahead from step 250)
+    agent = {"unroll_rounds": True, "unroll_rounds_after": 100} if tiered else {}
+    ahead = _run(tmp_path, "ahead", True, **agent)
     seen = list(lowerings.seen)
-    # the warm-up update, the fused update, the stochastic action (one observation), the evaluation's action (a
-    # batch of 2) and the model error: each lowered once, none by the loop's own thread
-    assert sorted(name for name, _ in seen) == ["act_fn", "act_fn", "model_error_fn", "update_fn", "warmup_fn"]
+    # the warm-up update, the fused update (rolled and unrolled when tiered), the stochastic action (one
+    # observation), the evaluation's action (a batch of 2) and the model error: each lowered once, none by the
+    # loop's own thread
+    updates = ["update_fn", "update_fn"] if tiered else ["update_fn"]
+    assert sorted(name for name, _ in seen) == sorted(["act_fn", "act_fn", "model_error_fn", *updates, "warmup_fn"])
     assert all(thread.startswith("memb-compile-ahead") for _, thread in seen), seen
 
     lowerings.seen.clear()
-    plain = _run(tmp_path, "plain", False)
+    plain = _run(tmp_path, "plain", False, **agent)
     assert sorted(name for name, _ in lowerings.seen) == sorted(name for name, _ in seen)
     assert {thread for _, thread in lowerings.seen} == {"MainThread"}
 
@@ -98,6 +103,19 @@ def test_jobs_start_soonest_needed_first_and_are_waited_for_by_step():
     assert order[0] == "soon"
     ahead.wait(9)
     assert order == ["soon", "later"]
+    ahead.close()
+
+
+def test_a_job_starts_only_from_its_release_step():
+    done = []
+    ahead = CompileAhead([Job(5, "the unrolled update", lambda: done.append(5), release=3)])
+    ahead.wait(2)
+    ahead.close(wait=True)  # only what was started runs to its end: nothing was
+    assert done == []
+    ahead = CompileAhead([Job(5, "the unrolled update", lambda: done.append(5), release=3)])
+    ahead.wait(3)
+    ahead.wait(5)
+    assert done == [5]
     ahead.close()
 
 
@@ -140,6 +158,13 @@ def test_the_jobs_are_the_programs_the_loop_will_call_and_when(tmp_path):
     run = _run_for_jobs(tmp_path, model_warmup_steps=10)
     try:
         assert [job for job in _jobs(run) if job[1].startswith("the update")] == [(15, "the update of step 15")]
+    finally:
+        run.close()
+    # the fused update rolled for 100 steps, then unrolled: the unrolled program compiled from halfway through
+    run = _run_for_jobs(tmp_path, unroll_rounds=True, unroll_rounds_after=100)
+    try:
+        updates = [(j.step, j.release) for j in sorted(run.ahead_jobs(), key=lambda j: j.step) if "update" in j.name]
+        assert updates == [(15, 15), (200, 200), (300, 250)]
     finally:
         run.close()
     # a buffer smaller than a batch: no update ever runs, none is compiled; a run shorter than an epoch evaluates at

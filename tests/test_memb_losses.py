@@ -170,8 +170,13 @@ def test_normalizer_merges_batches_like_numpy(rng):
 
 def test_update_schedule_counts_and_warmup(rng):
     agent = MEMB(
-        tiny_config(updates_per_step=3, model_updates_per_step=1, model_warmup_steps=10, unroll_rounds=True), 3, 2
-    )
+        tiny_config(
+            updates_per_step=3, model_updates_per_step=1, model_warmup_steps=10, unroll_rounds=True,
+            unroll_rounds_after=0,  # the unrolled program from the warm-up's end
+        ),
+        3,
+        2,
+    )  # fmt: skip
     assert agent.batches_per_step(0) == 1 and agent.batches_per_step(9) == 1
     assert agent.batches_per_step(10) == 4
     state = agent.init(jax.random.PRNGKey(0))
@@ -197,6 +202,48 @@ def test_update_schedule_counts_and_warmup(rng):
     rolled = MEMB(tiny_config(updates_per_step=3, model_warmup_steps=10, unroll_rounds=False), 3, 2)
     rolled_state, _ = rolled.update(state, stacked, env_step=10)
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-6), full.params, rolled_state.params)
+
+
+def test_the_rolled_program_runs_until_unroll_rounds_after_then_the_unrolled_one(rng):
+    agent = MEMB(tiny_config(model_warmup_steps=10, unroll_rounds=True, unroll_rounds_after=20), 3, 2)
+    assert [agent.update_function(s) for s in (9, 10, 29, 30)] == [
+        agent.warmup_fn,
+        agent.rolled_update_fn,
+        agent.rolled_update_fn,
+        agent.update_fn,
+    ]
+    # (first step, program, batches[, compile from]): the unrolled one compiled ahead from halfway through
+    assert [(p[0], p[1], p[3:]) for p in agent.update_programs()] == [
+        (0, agent._warmup, ()),
+        (10, agent._rolled_update, ()),
+        (30, agent._update, (20,)),
+    ]
+    state = agent.init(jax.random.PRNGKey(0))
+    batches = jax.tree.map(lambda x: x.reshape(3, 8, *x.shape[1:]), random_batch(rng, 3 * 8, 3, 2))
+    for step, program in ((10, agent._rolled_update), (29, agent._rolled_update), (30, agent._update)):
+        got, _ = agent.update(state, batches, env_step=step)
+        want, _ = program(state, batches)
+        jax.tree.map(np.testing.assert_array_equal, got.params, want.params)
+    # rolled: the rounds' scan is a loop in the program (one while more than unrolled, whose random-bit hashes and
+    # inner scans have their own)
+    loops = [
+        program.lower(state, batches).as_text().count("stablehlo.while")
+        for program in (agent._rolled_update, agent._update)
+    ]
+    assert loops[0] == loops[1] + 1
+    # without unroll_rounds, or with unroll_rounds_after 0, one program after the warm-up
+    for config in (dict(unroll_rounds=False, unroll_rounds_after=20), dict(unroll_rounds=True, unroll_rounds_after=0)):
+        one = MEMB(tiny_config(model_warmup_steps=10, **config), 3, 2)
+        assert [(p[0], p[1]) for p in one.update_programs()] == [(0, one._warmup), (10, one._update)]
+        assert one.update_function(10) == one.update_function(10_000) == one.update_fn
+
+
+def test_a_run_saved_before_unroll_rounds_after_loads_with_its_old_schedule():
+    from memb.training import RunConfig
+
+    assert RunConfig.from_saved({"algo": "memb", "agent": {}}).agent.unroll_rounds_after == 0
+    assert RunConfig.from_saved({"algo": "svg", "agent": {}}).agent.unroll_rounds_after == 0
+    assert RunConfig.from_dict({"algo": "memb", "agent": {}}).agent.unroll_rounds_after == 5_000
 
 
 def test_simultaneous_round_takes_policy_and_value_gradients_at_the_same_parameters(rng):

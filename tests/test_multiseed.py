@@ -25,7 +25,8 @@ def test_each_seed_of_a_vmapped_run_equals_its_single_run(tmp_path):
     # two groups, each its own loop in its own thread; one group (all seeds in one call) is what
     # test_vmap_seeds_trains_each_configurations_seeds_in_one_process runs, one core per worker
     groups = 2
-    run, _ = resolve(dict(TINY_RUN, env="Pendulum-v1", steps=300), preset="none")
+    # the fused update rolled for steps 50-149, then unrolled: each seed switches program at the same step
+    run, _ = resolve(dict(TINY_RUN, env="Pendulum-v1", steps=300, unroll_rounds_after=100), preset="none")
     seeds = [0, 3, 5]  # with 2 groups: (0, 3) and (5,)
     outs = [tmp_path / f"m{s}" for s in seeds]
     multi = train_seeds(run, seeds, outs, progress=False, tensorboard=False, groups=groups)

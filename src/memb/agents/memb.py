@@ -14,6 +14,7 @@ Actions live in the normalized box [-1, 1]^d; the trainer maps them onto the env
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import flax
@@ -88,6 +89,13 @@ class MEMBConfig:
     # median rounds/s at batch 256, none measurable at the authors' batch 100, for about twice the compile time;
     # benchmarks/PERFORMANCE-NOTES.md)
     unroll_rounds: bool = True
+    # speed only: with unroll_rounds, the first `unroll_rounds_after` env steps of full updates run the rolled scan
+    # (6 s to compile on two cores against 15 s unrolled, Pendulum preset), so that learning starts sooner; the
+    # unrolled program, compiled ahead from halfway through them, takes over after. A run that stops there has lost
+    # at most about what the unrolled compile would have cost (ski rental: 5,700-7,900 steps pay for it,
+    # compile-cost-2026-12-04T1003.md). The two programs' updates differ by float rounding only; which runs is a
+    # function of the step, so runs stay reproducible. 0: unrolled from the warm-up's end (memb before session 24)
+    unroll_rounds_after: int = 5_000
     # Algorithm 1, step 3: "calculate the gradients ∇φJ(φ), ∇ψJ(ψ) and ∇θV(s), then update φ, ψ and θ":
     # "simultaneous" takes the policy's and the value's gradients at the same parameters (independent work, which
     # XLA may run on both cores: +1.7% paired at batch 256, PERFORMANCE-NOTES.md); "sequential" (the authors' code
@@ -111,6 +119,7 @@ class MEMBConfig:
         cfg.non_negative("model_updates_per_step", self.model_updates_per_step, integer=True)
         cfg.non_negative("random_steps", self.random_steps, integer=True)
         cfg.non_negative("model_warmup_steps", self.model_warmup_steps, integer=True)
+        cfg.non_negative("unroll_rounds_after", self.unroll_rounds_after, integer=True)
         cfg.one_of("policy_gradient", self.policy_gradient, ("model", "real"))
         cfg.non_negative("action_noise", self.action_noise)
         cfg.positive("value_expansion_horizon", self.value_expansion_horizon, integer=True)
@@ -199,6 +208,8 @@ class MEMB:
             self.components = (*self.components, "alpha")
             self.target_entropy = -float(act_dim) if c.target_entropy is None else c.target_entropy
         self._update = jax.jit(self.update_fn)
+        self.rolled_update_fn = partial(self.update_fn, unroll=False)  # one object: the multi-seed trainer keys on it
+        self._rolled_update = jax.jit(self.rolled_update_fn)
         self._warmup = jax.jit(self.warmup_fn)
         self._act = jax.jit(self.act_fn, static_argnames="deterministic")
         self._model_error = jax.jit(self.model_error_fn)
@@ -520,15 +531,16 @@ class MEMB:
         target_v = polyak_update(state.params["v"], state.target_v, self.config.tau)
         return state.replace(target_v=target_v), {**info, **policy_info, **value_info}
 
-    def update_fn(self, state: MEMBState, batches: Batch) -> tuple[MEMBState, dict]:
+    def update_fn(self, state: MEMBState, batches: Batch, unroll: bool | None = None) -> tuple[MEMBState, dict]:
         """All the updates of one env step, fused: m rounds in a `lax.scan`, then the remaining model steps.
 
-        `batches` has a leading axis of length `batches_per_step`: the first m feed the rounds.
+        `batches` has a leading axis of length `batches_per_step`: the first m feed the rounds. `unroll`: the scans
+        unrolled (default: `unroll_rounds`).
         """
         m = self.config.updates_per_step
         rounds = jax.tree.map(lambda x: x[:m], batches)
         extra = jax.tree.map(lambda x: x[m:], batches)
-        unroll = self.config.unroll_rounds
+        unroll = self.config.unroll_rounds if unroll is None else unroll
         state, info = jax.lax.scan(self.round, state, rounds, unroll=unroll)
         info = jax.tree.map(jnp.mean, info)
         if self.config.model_updates_per_step:
@@ -577,23 +589,42 @@ class MEMB:
             return self.config.model_updates_per_step
         return self.config.updates_per_step + self.config.model_updates_per_step
 
+    def _unrolled_from(self) -> int:
+        """The first env step whose update runs the unrolled program (`unroll_rounds_after`)."""
+        c = self.config
+        return c.model_warmup_steps + (c.unroll_rounds_after if c.unroll_rounds else 0)
+
     def update(self, state: MEMBState, batches: Batch, env_step: int) -> tuple[MEMBState, dict]:
         if env_step < self.config.model_warmup_steps:
             return self._warmup(state, batches)
+        if env_step < self._unrolled_from():
+            return self._rolled_update(state, batches)
         return self._update(state, batches)
 
     def update_function(self, env_step: int):
         """The pure function that `update` runs after env step `env_step` (the multi-seed trainer vmaps it)."""
-        return self.warmup_fn if env_step < self.config.model_warmup_steps else self.update_fn
+        if env_step < self.config.model_warmup_steps:
+            return self.warmup_fn
+        return self.rolled_update_fn if env_step < self._unrolled_from() else self.update_fn
 
-    def update_programs(self) -> list[tuple[int, object, int]]:
-        """(first env step, jitted program, batches it takes) of each program `update` runs, in order: each runs from
-        its first step until the next one's. The trainer compiles them ahead, beside its loop (training/ahead.py)."""
-        warmup = self.config.model_warmup_steps
-        programs = [(warmup, self._update, self.batches_per_step(warmup))]
+    def update_programs(self) -> list[tuple]:
+        """(first env step, jitted program, batches it takes[, env step from which to compile it]) of each program
+        `update` runs, in order: each runs from its first step until the next one's. The trainer compiles them ahead,
+        beside its loop (training/ahead.py); the unrolled program from halfway through the rolled one's steps, so that
+        its compile does not compete with a short run's first updates."""
+        warmup, unrolled = self.config.model_warmup_steps, self._unrolled_from()
+        full = self.batches_per_step(warmup)
+        programs = [(unrolled, self._update, full)]
+        if unrolled > warmup:
+            programs = [(warmup, self._rolled_update, full), (unrolled, self._update, full, (warmup + unrolled) // 2)]
         if warmup and self.config.model_updates_per_step:
             programs.insert(0, (0, self._warmup, self.batches_per_step(0)))
         return programs
+
+    @staticmethod
+    def upgrade_saved_config(agent: dict) -> dict:
+        """A run saved before `unroll_rounds_after` existed ran its unrolled program from the warm-up's end."""
+        return {"unroll_rounds_after": 0, **agent}
 
     def model_error_fn(self, state: MEMBState, batch: Batch, valid: jax.Array) -> dict:
         """Errors of the models on real transitions (App. B.2): the mean prediction's L2 error, and the 1-Wasserstein

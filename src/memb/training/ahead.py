@@ -41,27 +41,32 @@ class Job:
     step: int  # the first loop step that needs the program: the loop waits for it before this step
     name: str  # for the warning when it fails
     compile: Callable[[], object]  # compiles the program: an AOT `lower(...).compile()` or a call on stand-in data
+    release: int = 0  # the loop step from which it may start: a compile started earlier would compete with the loop
 
 
 class CompileAhead:
-    """Starts `jobs` on `workers` background threads, the soonest needed first (so that a job due at once never
-    queues behind a long compile due later); `wait(step)` before each loop step."""
+    """Starts `jobs` on `workers` background threads, each from its release step, the soonest needed first (so that
+    a job due at once never queues behind a long compile due later); `wait(step)` before each loop step."""
 
     def __init__(self, jobs: list[Job], workers: int | None = None):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = workers or min(2, cores)
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=THREAD_PREFIX)
-        self._pending: list[tuple[Job, cf.Future] | None] = [
-            (job, self._pool.submit(job.compile)) for job in sorted(jobs, key=lambda j: j.step)
-        ]
+        self._pending: list[list] = [[job, None] for job in sorted(jobs, key=lambda j: j.step)]  # [job, its future]
         self._next = 0
 
     def wait(self, step: int) -> None:
-        """Block until every program that loop step `step` may use is compiled (or failed to)."""
+        """Start the jobs released by loop step `step`; then block until every program that step may use is compiled
+        (or failed to)."""
+        for entry in self._pending[self._next :]:
+            if entry[1] is None and entry[0].release <= step:
+                entry[1] = self._pool.submit(entry[0].compile)
         while self._next < len(self._pending) and self._pending[self._next][0].step <= step:
             job, future = self._pending[self._next]
-            self._pending[self._next] = None  # a job holds the agent state it was made with: let it go
+            self._pending[self._next] = [None, None]  # a job holds the agent state it was made with: let it go
             self._next += 1
+            if future is None:  # due before its release (a release after its step): compiled when first called
+                continue
             try:
                 future.result()
             except Exception as e:  # the loop compiles it when it first calls it, as without compiling ahead

@@ -346,14 +346,14 @@ class _Run:
         if hasattr(agent, "update_programs") and not hasattr(agent, "sample") and buf.capacity >= batch_size:
             # an update runs once the buffer holds a batch: from this step on, at the earliest
             filled = step + max(0, batch_size - 1 - len(buf))
-            programs = agent.update_programs()
-            ends = [first for first, _, _ in programs[1:]] + [tc.steps]  # each runs until the next one's first step
-            for (first, program, num_batches), end in zip(programs, ends, strict=True):
+            programs = agent.update_programs()  # (first step, program, batches[, step from which to compile it])
+            ends = [p[0] for p in programs[1:]] + [tc.steps]  # each runs until the next one's first step
+            for (first, program, num_batches, *release), end in zip(programs, ends, strict=True):
                 first = max(first, filled)
                 if num_batches and step <= first < min(end, tc.steps):
                     batches = buf.sample_spec(num_batches, batch_size)
                     compile_program = partial(_lower_and_compile, program, state, batches)
-                    jobs.append(Job(first, f"the update of step {first}", compile_program))
+                    jobs.append(Job(first, f"the update of step {first}", compile_program, min([first, *release])))
         first_act = agent.config.random_steps
         if step <= first_act < tc.steps:
             act = agent.act_with_log_prob if agent.uses_behavior_log_prob else agent.act
