@@ -175,7 +175,8 @@ def main() -> None:
     if not args.agent_names or set(args.agent_names) - {"memb", "sb3_sac"}:
         raise SystemExit(f"--agents takes memb and/or sb3_sac, comma-separated, got {args.agents!r}")
     args.max_steps_of = {t: args.max_steps or MAX_STEPS.get(t) for t in args.tasks.split(",")}
-    args.eval_every_of = {t: args.eval_every or EVAL_EVERY.get(t, 1000) for t in args.tasks.split(",")}
+    default = args.eval_every is None
+    args.eval_every_of = {t: EVAL_EVERY.get(t, 1000) if default else args.eval_every for t in args.tasks.split(",")}
     if any(e < 1 for e in args.eval_every_of.values()):
         raise SystemExit(f"--eval-every must be a positive number of env steps, got {args.eval_every}")
     for t, n in args.max_steps_of.items():
