@@ -59,7 +59,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     buf = random_buffer(rng)
     state = agent.init(jax.random.PRNGKey(0))
-    step = agent.config.model_warmup_steps
+    step = agent.update_programs()[-1][0]  # the full update a long run spends its time in (unrolled)
     n, batch = agent.batches_per_step(step), agent.config.batch_size
     leaves = jax.tree.leaves(state)
 

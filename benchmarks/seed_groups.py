@@ -61,7 +61,7 @@ def measure(batch: int, seeds: int, groups: int, seconds: float, only_single: bo
     buf = ReplayBuffer(10_000, OBS, ACT)
     for _ in range(10_000):
         buf.add(rng.normal(size=OBS), rng.uniform(-1, 1, ACT), rng.normal(), rng.normal(size=OBS), False)
-    step = agent.config.model_warmup_steps  # past the warm-up: the full update
+    step = agent.update_programs()[-1][0]  # the full update a long run spends its time in (unrolled)
     n = agent.batches_per_step(step)
     fn = agent.update_function(step)
     single, vmapped = jax.jit(fn), jax.jit(jax.vmap(fn))

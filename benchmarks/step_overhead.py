@@ -42,7 +42,7 @@ def main() -> None:
         buf.add(rng.normal(size=17), rng.uniform(-1, 1, 6), rng.normal(), rng.normal(size=17), False)
     env = make_env("HalfCheetah-v5")
     obs, _ = env.reset(seed=0)
-    step = run.agent.model_warmup_steps
+    step = agent.update_programs()[-1][0]  # the full update a long run spends its time in (unrolled)
     n = agent.batches_per_step(step)
     batches = buf.sample(rng, n, 256)
     state = agent.init(jax.random.PRNGKey(0))

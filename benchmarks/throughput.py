@@ -131,7 +131,7 @@ def update_window(agent: MEMB):
     buf = random_buffer(rng)
     # every leaf its own buffer (init shares the target's with the online network), so that a donating update works
     state = jax.tree.map(lambda x: x.copy(), agent.init(jax.random.PRNGKey(0)))
-    step = agent.config.model_warmup_steps  # past the warm-up: the full update
+    step = agent.update_programs()[-1][0]  # the full update a long run spends its time in (unrolled)
     n = agent.batches_per_step(step)
     state, _ = agent.update(state, buf.sample(rng, n, agent.config.batch_size), step)
     jax.block_until_ready(state)
