@@ -5,7 +5,8 @@ An agent class exposes `Config` (with `batch_size` and `random_steps`), `compone
 (whose info holds a `finite` vector over `components`), `model_error(state, batch)`, `scale_learning_rate`,
 `learning_rates` and `uses_behavior_log_prob`; the trainer needs nothing else. A new agent is one module here.
 `act` must be pure: the trainer calls it on stand-in data on a background thread to compile it ahead. Optional:
-`update_programs()`, the jitted programs `update` runs and from which env step, for the trainer to compile ahead.
+`update_programs()`, the jitted programs `update` runs and from which env step (and, optionally, from which step to
+start compiling one), for the trainer to compile ahead.
 """
 
 from memb.agents.common import Batch, polyak_update

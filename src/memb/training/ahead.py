@@ -4,7 +4,9 @@ Much of a short run's wall-clock on a CPU is XLA compiling (benchmarks/compile_c
 12-15 s to compile on a 2-core machine, and the loop used to stop for it at the end of the model-only warm-up, and
 again for the policy's first stochastic action and for the first evaluation's programs. `CompileAhead` compiles them
 on two background threads (one on a single core) from the loop's start, the soonest needed first, and the loop waits
-for a program only before the step that first needs it, and only for what is not done by then. XLA compiles with the
+for a program only before the step that first needs it, and only for what is not done by then. A job may have a
+release step before which it does not start (MEMB's unrolled update, needed thousands of steps later, would otherwise
+compete with a short run's first updates). XLA compiles with the
 GIL released (tracing and lowering hold it), so the loop's random steps, warm-up updates and first evaluation go on
 meanwhile. On two cores the compile, which keeps about 1.6 cores busy itself, competes with them: it saves 1-8 s of
 a preset's start there, not the whole compile (benchmarks/compile_ahead.py); more where cores are idle.
