@@ -232,7 +232,13 @@ def test_the_rolled_program_runs_until_unroll_rounds_after_then_the_unrolled_one
     ]
     assert loops[0] == loops[1] + 1
     # without unroll_rounds, or with unroll_rounds_after 0, one program after the warm-up
-    for config in (dict(unroll_rounds=False, unroll_rounds_after=20), dict(unroll_rounds=True, unroll_rounds_after=0)):
+    # ... and with scans of one step (m = 1, one model step), which have nothing to unroll
+    one_step = dict(unroll_rounds=True, unroll_rounds_after=20, updates_per_step=1, model_updates_per_step=1)
+    for config in (
+        dict(unroll_rounds=False, unroll_rounds_after=20),
+        dict(unroll_rounds=True, unroll_rounds_after=0),
+        one_step,
+    ):
         one = MEMB(tiny_config(model_warmup_steps=10, **config), 3, 2)
         assert [(p[0], p[1]) for p in one.update_programs()] == [(0, one._warmup), (10, one._update)]
         assert one.update_function(10) == one.update_function(10_000) == one.update_fn

@@ -89,9 +89,9 @@ class MEMBConfig:
     # median rounds/s at batch 256, none measurable at the authors' batch 100, for about twice the compile time;
     # benchmarks/PERFORMANCE-NOTES.md)
     unroll_rounds: bool = True
-    # speed only: with unroll_rounds, the first `unroll_rounds_after` env steps of full updates run the rolled scan
-    # (6 s to compile on two cores against 15 s unrolled, Pendulum preset), so that learning starts sooner; the
-    # unrolled program, compiled ahead from halfway through them, takes over after. A run that stops there has lost
+    # speed only: with unroll_rounds and m > 1, the first `unroll_rounds_after` env steps of full updates run the
+    # rolled scan (6 s to compile on two cores against 15 s unrolled, Pendulum preset), so that learning starts sooner;
+    # the unrolled program, compiled ahead from halfway through them, takes over after. A run that stops there has lost
     # at most about what the unrolled compile would have cost (ski rental: 5,700-7,900 steps pay for it,
     # compile-cost-2026-12-04T1003.md). The two programs' updates differ by float rounding only; which runs is a
     # function of the step, so runs stay reproducible. 0: unrolled from the warm-up's end (memb before session 24)
@@ -590,9 +590,12 @@ class MEMB:
         return self.config.updates_per_step + self.config.model_updates_per_step
 
     def _unrolled_from(self) -> int:
-        """The first env step whose update runs the unrolled program (`unroll_rounds_after`)."""
+        """The first env step whose update runs the unrolled program (`unroll_rounds_after`). Scans of one step have
+        nothing to unroll: both programs then compile alike (InvertedPendulum's preset, compile-cost-…T1003.md), and the
+        unrolled one runs from the warm-up's end."""
         c = self.config
-        return c.model_warmup_steps + (c.unroll_rounds_after if c.unroll_rounds else 0)
+        tiered = c.unroll_rounds and max(c.updates_per_step, c.model_updates_per_step) > 1
+        return c.model_warmup_steps + (c.unroll_rounds_after if tiered else 0)
 
     def update(self, state: MEMBState, batches: Batch, env_step: int) -> tuple[MEMBState, dict]:
         if env_step < self.config.model_warmup_steps:
