@@ -47,6 +47,7 @@ def main() -> None:
             "batch_size": batch,
             "random_steps": 500,
             "model_warmup_steps": 500,
+            "unroll_rounds_after": 0,  # the unrolled update from the warm-up's end, as a long run's later steps
             "checkpoint_every": 0,
         }
         run, _ = resolve(over)

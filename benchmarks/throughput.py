@@ -158,6 +158,7 @@ def trainer_rate(overrides: dict, steps: int) -> dict:
             "eval_episodes": 1,
             "random_steps": 1000,
             "model_warmup_steps": 1000,
+            "unroll_rounds_after": 0,  # the unrolled update from the warm-up's end, as a long run's later steps
         }
     )
     with tempfile.TemporaryDirectory() as d:

@@ -221,6 +221,27 @@ def test_a_run_written_before_new_config_fields_is_still_the_same_run(tmp_path):
     assert classify(run, tmp_path / "r").resume
 
 
+def test_a_memb_run_written_before_unroll_rounds_after_resumes_with_its_own_schedule(tmp_path):
+    import json
+
+    from memb.experiments.launch import classify
+
+    run = expand(Experiment.from_values({**TINY, "preset": "none"}))[0]
+    assert run.config.agent.unroll_rounds_after == 5_000
+    old = run.config.to_dict()
+    del old["agent"]["unroll_rounds_after"]  # written before the field: its unrolled update ran from the warm-up's end
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text(json.dumps({**old, "versions": {"memb": "0.0"}}))
+    state = classify(run, tmp_path / "r")
+    assert state.resume and state.run.config.agent.unroll_rounds_after == 0
+    assert state.run.config.agent == dataclasses.replace(run.config.agent, unroll_rounds_after=0)
+    # a run that differs in anything else is another run
+    old["agent"]["alpha"] = 0.5
+    (tmp_path / "r" / "config.json").write_text(json.dumps({**old, "versions": {"memb": "0.0"}}))
+    with pytest.raises(ConfigError, match="holds a run with another config"):
+        classify(run, tmp_path / "r")
+
+
 def test_vmap_seeds_trains_each_configurations_seeds_in_one_process(tmp_path):
     exp = Experiment.from_values({**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0-1", "preset": "none"})
     states = run_experiment(exp, tmp_path / "v", workers=1, progress=False, poll_s=0.2, vmap_seeds=True)

@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from memb.agents import MEMB
 from memb.cli.main import main
 from memb.experiments import resolve
 from memb.training import RunDirError, train
@@ -25,8 +26,12 @@ def test_each_seed_of_a_vmapped_run_equals_its_single_run(tmp_path):
     # two groups, each its own loop in its own thread; one group (all seeds in one call) is what
     # test_vmap_seeds_trains_each_configurations_seeds_in_one_process runs, one core per worker
     groups = 2
-    # the fused update rolled for steps 50-149, then unrolled: each seed switches program at the same step
-    run, _ = resolve(dict(TINY_RUN, env="Pendulum-v1", steps=300, unroll_rounds_after=100), preset="none")
+    # the fused update rolled for steps 50-149, then unrolled (m = 2: scans of one step have no rolled phase): each
+    # seed switches program at the same step
+    tiered = dict(unroll_rounds_after=100, updates_per_step=2)
+    run, _ = resolve(dict(TINY_RUN, env="Pendulum-v1", steps=300, **tiered), preset="none")
+    agent = MEMB(run.agent, 3, 1)
+    assert [p[0] for p in agent.update_programs()] == [0, 50, 150]
     seeds = [0, 3, 5]  # with 2 groups: (0, 3) and (5,)
     outs = [tmp_path / f"m{s}" for s in seeds]
     multi = train_seeds(run, seeds, outs, progress=False, tensorboard=False, groups=groups)

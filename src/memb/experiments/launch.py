@@ -10,6 +10,7 @@ Only the coordinator writes index.csv and experiment.json, atomically; each run 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing as mp
 import multiprocessing.connection
@@ -55,10 +56,17 @@ class RunState:
         }
 
 
+# agent fields that change a run's numbers by float rounding at most (which compiled program runs when): a run written
+# with another value is the same run, and keeps its own value when it resumes, so that it stays bit-identical
+SPEED_ONLY = ("unroll_rounds_after",)
+
+
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """A config without what may differ between invocations of one experiment (the budget, the versions)."""
+    """A config without what may differ between invocations of one experiment (the budget, the versions, the
+    speed-only fields)."""
     train = {k: v for k, v in config.get("train", {}).items() if k != "steps"}
-    return {"algo": config.get("algo", "memb"), "train": train, "agent": config.get("agent", {})}
+    agent = {k: v for k, v in config.get("agent", {}).items() if k not in SPEED_ONLY}
+    return {"algo": config.get("algo", "memb"), "train": train, "agent": agent}
 
 
 def _last_eval(run_dir: Path) -> tuple[int, float | None]:
@@ -83,10 +91,14 @@ def classify(run: Run, run_dir: Path) -> RunState:
         saved = RunConfig.from_saved(saved).to_dict()
     except cfg.ConfigError:
         pass  # an unreadable config differs
-    if _comparable(saved) != _comparable(run.config.to_dict()):
+    mine = run.config.to_dict()
+    if _comparable(saved) != _comparable(mine):
         raise cfg.ConfigError(
             f"{run_dir} holds a run with another config; pass a new --out, or delete that run directory to redo it"
         )
+    own = {k: saved["agent"][k] for k in SPEED_ONLY if k in saved.get("agent", {}) and k in mine["agent"]}
+    if any(mine["agent"][k] != v for k, v in own.items()):
+        state.run = dataclasses.replace(run, config=RunConfig.from_dict({**mine, "agent": {**mine["agent"], **own}}))
     state.step, state.last_return = _last_eval(run_dir)
     if reached_budget(run, run_dir):
         state.status = "skipped"
@@ -166,7 +178,8 @@ def group_seeds(todo: list[RunState]) -> list[list[RunState]]:
 
     groups: dict[tuple, list[RunState]] = {}
     for i, s in enumerate(todo):
-        key = (s.run.label, s.run.config.train.env, s.resume) if vmappable(s.run.config) else (i,)
+        speed = tuple(getattr(s.run.config.agent, k, None) for k in SPEED_ONLY)  # one config per group
+        key = (s.run.label, s.run.config.train.env, s.resume, speed) if vmappable(s.run.config) else (i,)
         groups.setdefault(key, []).append(s)
     return list(groups.values())
 
