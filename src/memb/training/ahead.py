@@ -43,7 +43,8 @@ class Job:
     step: int  # the first loop step that needs the program: the loop waits for it before this step
     name: str  # for the warning when it fails
     compile: Callable[[], object]  # compiles the program: an AOT `lower(...).compile()` or a call on stand-in data
-    release: int = 0  # the loop step from which it may start: a compile started earlier would compete with the loop
+    release: int = 0  # the loop step from which it may start (at the latest `step`): a compile started earlier
+    # would compete with the loop
 
 
 class CompileAhead:
@@ -54,21 +55,21 @@ class CompileAhead:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = workers or min(2, cores)
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=THREAD_PREFIX)
-        self._pending: list[list] = [[job, None] for job in sorted(jobs, key=lambda j: j.step)]  # [job, its future]
+        # [job, its future], soonest needed first; and the same entries in the order they start, the next one last
+        self._pending: list[list] = [[job, None] for job in sorted(jobs, key=lambda j: j.step)]
+        self._unstarted = sorted(self._pending, key=lambda e: (_start(e[0]), e[0].step), reverse=True)
         self._next = 0
 
     def wait(self, step: int) -> None:
         """Start the jobs released by loop step `step`; then block until every program that step may use is compiled
         (or failed to)."""
-        for entry in self._pending[self._next :]:
-            if entry[1] is None and entry[0].release <= step:
-                entry[1] = self._pool.submit(entry[0].compile)
+        while self._unstarted and _start(self._unstarted[-1][0]) <= step:
+            entry = self._unstarted.pop()
+            entry[1] = self._pool.submit(entry[0].compile)
         while self._next < len(self._pending) and self._pending[self._next][0].step <= step:
             job, future = self._pending[self._next]
-            self._pending[self._next] = [None, None]  # a job holds the agent state it was made with: let it go
+            self._pending[self._next] = None  # a job holds the agent state it was made with: let it go
             self._next += 1
-            if future is None:  # due before its release (a release after its step): compiled when first called
-                continue
             try:
                 future.result()
             except Exception as e:  # the loop compiles it when it first calls it, as without compiling ahead
@@ -83,4 +84,9 @@ class CompileAhead:
         """Drop the jobs not started; with `wait`, wait for those running (an XLA compile can't be stopped part-way;
         without it, the interpreter still waits for them at exit)."""
         self._pool.shutdown(wait=wait, cancel_futures=True)
-        self._pending = []
+        self._pending, self._unstarted = [], []
+
+
+def _start(job: Job) -> int:
+    """The loop step from which `job` may start: its release, and at the latest the step that needs it."""
+    return min(job.release, job.step)

@@ -353,7 +353,7 @@ class _Run:
                 if num_batches and step <= first < min(end, tc.steps):
                     batches = buf.sample_spec(num_batches, batch_size)
                     compile_program = partial(_lower_and_compile, program, state, batches)
-                    jobs.append(Job(first, f"the update of step {first}", compile_program, min([first, *release])))
+                    jobs.append(Job(first, f"the update of step {first}", compile_program, *release))
         first_act = agent.config.random_steps
         if step <= first_act < tc.steps:
             act = agent.act_with_log_prob if agent.uses_behavior_log_prob else agent.act
