@@ -8,6 +8,7 @@ import pytest
 
 from memb.training import RunConfig, TrainConfig, train
 from memb.training.ahead import CompileAhead, Job
+from memb.training.multiseed import train_seeds
 
 from conftest import tiny_config
 
@@ -182,3 +183,35 @@ def test_the_jobs_are_the_programs_the_loop_will_call_and_when(tmp_path):
         assert (149, "the evaluation's action") in jobs
     finally:
         run.close()
+
+
+def test_a_multi_seed_run_compiles_its_vmapped_programs_ahead_and_is_unchanged(tmp_path, lowerings):
+    # two seeds in one group; the fused update rolled for steps 200-299, then unrolled (compiled ahead from step 250)
+    def seeds(name, compile_ahead):
+        run = RunConfig(
+            train=TrainConfig(
+                env="Pendulum-v1", steps=400, epoch_length=200, eval_episodes=2, compile_ahead=compile_ahead
+            ),
+            agent=tiny_config(
+                random_steps=100, model_warmup_steps=200, batch_size=16, unroll_rounds=True, unroll_rounds_after=100
+            ),
+        )
+        outs = [tmp_path / f"{name}{seed}" for seed in (0, 1)]
+        return train_seeds(run, [0, 1], outs, progress=False, tensorboard=False, groups=1)
+
+    ahead = seeds("ahead", True)
+    seen = list(lowerings.seen)
+    # the vmapped warm-up, rolled and unrolled updates and stochastic action, and the evaluation's action and model
+    # error that the seeds share: each lowered once, none by the group's own thread
+    expected = ["act_fn", "act_fn", "model_error_fn", "update_fn", "update_fn", "warmup_fn"]
+    assert sorted(name for name, _ in seen) == expected
+    assert all(thread.startswith("memb-compile-ahead") for _, thread in seen), seen
+
+    lowerings.seen.clear()
+    plain = seeds("plain", False)
+    assert sorted(name for name, _ in lowerings.seen) == expected
+    assert {thread for _, thread in lowerings.seen} == {"MainThread"}
+    for seed in (0, 1):
+        assert ahead[seed].eval_rows == plain[seed].eval_rows
+        state = "state.msgpack"
+        assert (tmp_path / f"ahead{seed}" / state).read_bytes() == (tmp_path / f"plain{seed}" / state).read_bytes()

@@ -17,8 +17,8 @@ twice. A program is compiled in vain where the loop's call turns out to differ: 
 whose episodes end before the time limit (Hopper, Walker2d), or a run whose caller set a thread-local JAX context
 (`jax.default_device`, ...) that the background threads do not see. One whose compile ahead fails is compiled when
 first needed, as before, after a one-line warning. The act programs are compiled by calling `agent.act` on stand-in
-data on a background thread: an agent's `act` must be pure. The multi-seed loop (multiseed.py) compiles its vmapped
-programs in its own threads and does not compile ahead.
+data on a background thread: an agent's `act` must be pure. The multi-seed loop (multiseed.py) compiles its groups'
+vmapped programs ahead the same way.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ one vmapped call over all seeds would not use the cores better than a single run
 weights and XLA runs the seeds' products one after another. The groups do not wait for one another, so a core whose
 group is smaller does not idle; it takes its share of the cores' pool when it is done. On a GPU all seeds are one
 group, one call.
+
+Each group compiles ahead what it will need (training/ahead.py): its vmapped update programs and its first stochastic
+action, on the cores' share of each group; the first group also the evaluation's programs, which all seeds share.
 """
 
 from __future__ import annotations
@@ -32,10 +35,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from memb.training import checkpoint
+from memb.training.ahead import CompileAhead, Job
 from memb.training.buffer import check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import make_env
-from memb.training.trainer import Interrupted, RunDirError, TrainResult, _Run, build_agent, prepare
+from memb.training.trainer import (
+    Interrupted,
+    RunDirError,
+    TrainResult,
+    _lower_and_compile,
+    _Run,
+    build_agent,
+    prepare,
+    update_jobs,
+)
 
 
 def vmappable(config: RunConfig) -> bool:
@@ -87,10 +100,17 @@ def train_seeds(
             runs.append(prepare(seed_config, out, env=env, overwrite=overwrite, resume=resume, agent=agent))
         if resume:
             _restore_common_step(runs)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         if groups is None:  # a GPU runs one batched call best; a CPU, one group per core
-            groups = len(os.sched_getaffinity(0)) if jax.default_backend() == "cpu" else 1
+            groups = cores if jax.default_backend() == "cpu" else 1
         parts = [list(p) for p in np.array_split(np.arange(len(runs)), min(groups, len(runs)))]
-        loops = [_Lockstep(agent, [runs[i] for i in p], leader=runs[0]) for p in parts]
+        # each group compiles ahead on its share of the (at most two) compile threads a single run uses; the first
+        # group also the evaluation's programs, which all seeds share
+        workers = max(1, min(2, cores) // len(parts))
+        loops = [
+            _Lockstep(agent, [runs[i] for i in p], leader=runs[0], workers=workers, evaluations=g == 0)
+            for g, p in enumerate(parts)
+        ]
         previous = runs[0]._install_signal_handlers()  # the leader's stop_signal stops every group
         try:
             if len(loops) == 1:
@@ -154,9 +174,10 @@ class _Lockstep:
     call each. `leader`: the run whose stop_signal (set by the signal handlers) stops this group; `abort`: set when
     the process must stop at once."""
 
-    def __init__(self, agent, runs: list[_Run], leader: _Run | None = None):
+    def __init__(self, agent, runs: list[_Run], leader: _Run | None = None, workers: int = 1, evaluations=True):
         self.agent, self.runs = agent, runs
         self.leader = leader or runs[0]
+        self.workers, self.evaluations = workers, evaluations  # compile ahead: threads, and the evaluation's too
         self.abort: threading.Event | None = None
         self.act = jax.jit(jax.vmap(partial(agent.act_fn, deterministic=False)))
         self.updates: dict = {}  # update function -> its vmapped, jitted form
@@ -174,11 +195,16 @@ class _Lockstep:
             run.open_outputs(progress and i == 0, tensorboard)  # one progress bar: the group's first seed's
         stacked = _stack([run.state for run in runs])
         keys = _stack([run.act_key for run in runs])  # acting carries, stacked like the states; written back on saves
+        ahead = None
         try:
+            if tc.compile_ahead:
+                ahead = CompileAhead(self.ahead_jobs(stacked, keys), workers=self.workers)
             while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
                 if self.abort is not None and self.abort.is_set():
                     raise KeyboardInterrupt
                 step = runs[0].loop_state.step
+                if ahead is not None:  # what this step runs, if it was compiled ahead
+                    ahead.wait(step)
                 # act: each seed's own uniform draws first; then all policies in one vmapped call
                 randoms = [run.random_action() for run in runs]
                 if randoms[0] is None:
@@ -223,12 +249,41 @@ class _Lockstep:
                         stopped = e
                 if stopped is not None:
                     raise stopped
+        except BaseException:
+            if ahead is not None:  # do not wait out compiles that nothing will use
+                ahead.close(wait=False)
+                ahead = None
+            raise
         finally:
-            for run in runs:
-                run.close_outputs()
+            try:
+                if ahead is not None:
+                    ahead.close()
+            finally:
+                for run in runs:
+                    run.close_outputs()
         for i, run in enumerate(runs):
             run.state, run.act_key = _slice(stacked, i), _slice(keys, i)
         return [run.finish() for run in runs]
+
+    def ahead_jobs(self, stacked, keys) -> list[Job]:
+        """What the single-seed trainer compiles ahead (trainer._Run.ahead_jobs), for this group: its vmapped update
+        programs and stochastic action, on the stacked state; and, where `evaluations`, the evaluation's programs,
+        which every seed runs alike."""
+        agent, first = self.agent, self.runs[0]
+        step, steps, buffer = first.loop_state.step, first.tc.steps, first.buffer  # the seeds step in lockstep
+        seeds = len(self.runs)
+
+        def compile_update(first_step: int, program, num_batches: int):
+            spec = buffer.sample_spec(num_batches, agent.config.batch_size)
+            stacked_spec = jax.tree.map(lambda s: jax.ShapeDtypeStruct((seeds, *s.shape), s.dtype), spec)
+            return partial(_lower_and_compile, self.vmapped_update(first_step), stacked, stacked_spec)
+
+        jobs = update_jobs(agent, len(buffer), buffer.capacity, step, steps, compile_update)
+        first_act = agent.config.random_steps
+        if step <= first_act < steps:
+            obs = jnp.zeros((seeds, agent.obs_dim), jnp.float32)
+            jobs.append(Job(first_act, "the policies' action", partial(self.act, stacked.params["policy"], obs, keys)))
+        return jobs + (first.evaluation_jobs() if self.evaluations else [])
 
     def _guard(self, stacked, new, info, step: int):
         states = []

@@ -340,36 +340,38 @@ class _Run:
         """The programs this run will first need at or after its current step, to compile ahead (training/ahead.py):
         the update programs it has yet to run (the agent's `update_programs`), the first stochastic action after the
         random phase, and the next evaluation's batched deterministic action and model error."""
-        tc, agent, ls, buf = self.tc, self.agent, self.loop_state, self.buffer
-        step, state, jobs = ls.step, self.state, []
-        batch_size = agent.config.batch_size
-        if hasattr(agent, "update_programs") and not hasattr(agent, "sample") and buf.capacity >= batch_size:
-            # an update runs once the buffer holds a batch: from this step on, at the earliest
-            filled = step + max(0, batch_size - 1 - len(buf))
-            programs = agent.update_programs()  # (first step, program, batches[, step from which to compile it])
-            ends = [p[0] for p in programs[1:]] + [tc.steps]  # each runs until the next one's first step
-            for (first, program, num_batches, *release), end in zip(programs, ends, strict=True):
-                first = max(first, filled)
-                if num_batches and step <= first < min(end, tc.steps):
-                    batches = buf.sample_spec(num_batches, batch_size)
-                    compile_program = partial(_lower_and_compile, program, state, batches)
-                    jobs.append(Job(first, f"the update of step {first}", compile_program, *release))
+        agent, ls, state = self.agent, self.loop_state, self.state
+        jobs = []
+        if not hasattr(agent, "sample"):  # an agent that draws its own data: its batches' shapes are its own
+            batch_size = agent.config.batch_size
+
+            def compile_update(first: int, program, num_batches: int):
+                return partial(_lower_and_compile, program, state, self.buffer.sample_spec(num_batches, batch_size))
+
+            jobs += update_jobs(agent, len(self.buffer), self.buffer.capacity, ls.step, self.tc.steps, compile_update)
         first_act = agent.config.random_steps
-        if step <= first_act < tc.steps:
+        if ls.step <= first_act < self.tc.steps:
             act = agent.act_with_log_prob if agent.uses_behavior_log_prob else agent.act
             obs = np.array(ls.obs, np.float32)
             jobs.append(Job(first_act, "the policy's action", partial(act, state, obs, self.act_key)))
+        return jobs + self.evaluation_jobs()
+
+    def evaluation_jobs(self) -> list[Job]:
+        """The next evaluation's batched deterministic action and model error (the multi-seed loop's seeds share
+        them)."""
+        tc, agent, step = self.tc, self.agent, self.loop_state.step
         # the loop step that ends with the next evaluation: an epoch's last, or the run's
         evaluation = min((step // tc.epoch_length + 1) * tc.epoch_length, tc.steps) - 1
-        if evaluation >= step:
-            observations = np.zeros((tc.eval_episodes, agent.obs_dim), np.float32)
-            greedy = partial(agent.act, state, observations, self.eval_key, deterministic=True)
-            jobs.append(Job(evaluation, "the evaluation's action", greedy))
-            horizon = getattr(self.eval_envs[0].spec, "max_episode_steps", None)
-            if horizon:  # the held-out transitions of episodes that run to the time limit (else: compiled in vain)
-                n = min(tc.eval_episodes * horizon, MAX_TRANSITIONS)
-                held_out = _stand_in_transitions(n, agent.obs_dim, agent.act_dim)
-                jobs.append(Job(evaluation, "the model error", partial(agent.model_error, state, held_out)))
+        if evaluation < step:
+            return []
+        observations = np.zeros((tc.eval_episodes, agent.obs_dim), np.float32)
+        greedy = partial(agent.act, self.state, observations, self.eval_key, deterministic=True)
+        jobs = [Job(evaluation, "the evaluation's action", greedy)]
+        horizon = getattr(self.eval_envs[0].spec, "max_episode_steps", None)
+        if horizon:  # the held-out transitions of episodes that run to the time limit (else: compiled in vain)
+            n = min(tc.eval_episodes * horizon, MAX_TRANSITIONS)
+            held_out = _stand_in_transitions(n, agent.obs_dim, agent.act_dim)
+            jobs.append(Job(evaluation, "the model error", partial(agent.model_error, self.state, held_out)))
         return jobs
 
     # the loop's pieces, also driven by the multi-seed loop (multiseed.py) for each seed
@@ -713,6 +715,26 @@ def _upgrade_optimizer_states(raw: dict, template: dict) -> None:
         new = template["opt_state"].get(name)
         if isinstance(opt, dict) and isinstance(new, dict) and "inner_state" in new and "inner_state" not in opt:
             raw["opt_state"][name] = {**new, "inner_state": opt, "count": opt["0"]["count"]}
+
+
+def update_jobs(agent, buffered: int, capacity: int, step: int, steps: int, compile_update) -> list[Job]:
+    """A compile-ahead job for each update program (the agent's `update_programs`) that a run at loop step `step`,
+    ending at `steps`, with `buffered` of `capacity` transitions in its buffer, has yet to run;
+    `compile_update(first step, program, batches it takes)` makes the job's compile."""
+    batch_size = agent.config.batch_size
+    if not hasattr(agent, "update_programs") or capacity < batch_size:
+        return []
+    # an update runs once the buffer holds a batch: from this step on, at the earliest
+    filled = step + max(0, batch_size - 1 - buffered)
+    programs = agent.update_programs()  # (first step, program, batches[, step from which to compile it])
+    ends = [p[0] for p in programs[1:]] + [steps]  # each runs until the next one's first step
+    jobs = []
+    for (first, program, num_batches, *release), end in zip(programs, ends, strict=True):
+        first = max(first, filled)
+        if num_batches and step <= first < min(end, steps):
+            compile_it = compile_update(first, program, num_batches)
+            jobs.append(Job(first, f"the update of step {first}", compile_it, *release))
+    return jobs
 
 
 def _lower_and_compile(program, state, batches):
