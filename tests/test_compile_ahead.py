@@ -2,12 +2,13 @@
 and a run's numbers are those of a run that compiles each program when it first needs it."""
 
 import logging
+import threading
 
 import jax
 import pytest
 
 from memb.training import RunConfig, TrainConfig, train
-from memb.training.ahead import CompileAhead, Job
+from memb.training.ahead import CompileAhead, Job, Shared
 from memb.training.multiseed import train_seeds
 
 from conftest import tiny_config
@@ -73,6 +74,38 @@ def test_every_program_is_compiled_ahead_once_and_the_run_is_unchanged(tmp_path,
 
     assert ahead.eval_rows == plain.eval_rows
     assert (tmp_path / "ahead" / "state.msgpack").read_bytes() == (tmp_path / "plain" / "state.msgpack").read_bytes()
+
+
+def test_a_shared_compile_runs_once_for_all_its_callers_and_each_sees_its_failure():
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    def slow():
+        calls.append(threading.current_thread().name)
+        started.set()
+        release.wait(5)
+
+    shared = Shared(slow)
+    first = threading.Thread(target=shared)
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=shared)  # calls while the first compiles: waits for it
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()
+    release.set()
+    first.join(5), second.join(5)
+    shared()
+    assert len(calls) == 1
+
+    def failing():
+        calls.append("failed")
+        raise RuntimeError("no")
+
+    failed = Shared(failing)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="no"):
+            failed()
+    assert calls.count("failed") == 1
 
 
 def test_a_failed_compile_ahead_warns_and_the_loop_goes_on(capsys):
@@ -185,8 +218,10 @@ def test_the_jobs_are_the_programs_the_loop_will_call_and_when(tmp_path):
         run.close()
 
 
-def test_a_multi_seed_run_compiles_its_vmapped_programs_ahead_and_is_unchanged(tmp_path, lowerings):
-    # two seeds in one group; the fused update rolled for steps 200-299, then unrolled (compiled ahead from step 250)
+@pytest.mark.parametrize("groups", [1, 2])
+def test_a_multi_seed_run_compiles_its_vmapped_programs_ahead_and_is_unchanged(tmp_path, lowerings, groups):
+    # two seeds, in one group or one each; the fused update rolled for steps 200-299, then unrolled (compiled ahead
+    # from step 250)
     def seeds(name, compile_ahead):
         run = RunConfig(
             train=TrainConfig(
@@ -197,15 +232,19 @@ def test_a_multi_seed_run_compiles_its_vmapped_programs_ahead_and_is_unchanged(t
             ),
         )
         outs = [tmp_path / f"{name}{seed}" for seed in (0, 1)]
-        return train_seeds(run, [0, 1], outs, progress=False, tensorboard=False, groups=1)
+        return train_seeds(run, [0, 1], outs, progress=False, tensorboard=False, groups=groups)
 
     ahead = seeds("ahead", True)
     seen = list(lowerings.seen)
+    assert all(thread.startswith("memb-compile-ahead") for _, thread in seen), seen
+    if groups == 2:  # each group its own vmapped programs; the evaluation's, which the seeds share, once for both
+        names = [name for name, _ in seen]
+        assert names.count("model_error_fn") == 1 and names.count("act_fn") in (2, 3), seen
+        return
     # the vmapped warm-up, rolled and unrolled updates and stochastic action, and the evaluation's action and model
     # error that the seeds share: each lowered once, none by the group's own thread
     expected = ["act_fn", "act_fn", "model_error_fn", "update_fn", "update_fn", "warmup_fn"]
     assert sorted(name for name, _ in seen) == expected
-    assert all(thread.startswith("memb-compile-ahead") for _, thread in seen), seen
 
     lowerings.seen.clear()
     plain = seeds("plain", False)

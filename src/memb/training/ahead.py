@@ -87,6 +87,28 @@ class CompileAhead:
         self._pending, self._unstarted = [], []
 
 
+class Shared:
+    """One compile that several loops' jobs run (the multi-seed groups' evaluation programs): the first call
+    compiles, and a call meanwhile or later waits for that compile and shares its outcome, so that the program is
+    compiled once and every loop waits for it before the step that needs it."""
+
+    def __init__(self, compile: Callable[[], object]):
+        self._compile: Callable[[], object] | None = compile
+        self._lock = threading.Lock()
+        self._error: Exception | None = None
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._compile is not None:
+                try:
+                    self._compile()
+                except Exception as e:
+                    self._error = e
+                self._compile = None  # let go of the state it was made with
+        if self._error is not None:
+            raise self._error
+
+
 def _start(job: Job) -> int:
     """The loop step from which `job` may start: its release, and at the latest the step that needs it."""
     return min(job.release, job.step)

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memb.training import checkpoint
-from memb.training.ahead import CompileAhead, Job
+from memb.training.ahead import CompileAhead, Job, Shared
 from memb.training.buffer import check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import make_env
@@ -104,13 +104,12 @@ def train_seeds(
         if groups is None:  # a GPU runs one batched call best; a CPU, one group per core
             groups = cores if jax.default_backend() == "cpu" else 1
         parts = [list(p) for p in np.array_split(np.arange(len(runs)), min(groups, len(runs)))]
-        # each group compiles ahead on its share of the (at most two) compile threads a single run uses; the first
-        # group also the evaluation's programs, which all seeds share
+        # each group compiles ahead on one thread (both of a single run's two where it is alone); the evaluation's
+        # programs, which every seed runs alike, are compiled once for all groups, and each waits for them
         workers = max(1, min(2, cores) // len(parts))
-        loops = [
-            _Lockstep(agent, [runs[i] for i in p], leader=runs[0], workers=workers, evaluations=g == 0)
-            for g, p in enumerate(parts)
-        ]
+        evaluations = runs[0].evaluation_jobs() if config.train.compile_ahead else []
+        shared = [dataclasses.replace(job, compile=Shared(job.compile)) for job in evaluations]
+        loops = [_Lockstep(agent, [runs[i] for i in p], leader=runs[0], workers=workers, shared=shared) for p in parts]
         previous = runs[0]._install_signal_handlers()  # the leader's stop_signal stops every group
         try:
             if len(loops) == 1:
@@ -174,10 +173,12 @@ class _Lockstep:
     call each. `leader`: the run whose stop_signal (set by the signal handlers) stops this group; `abort`: set when
     the process must stop at once."""
 
-    def __init__(self, agent, runs: list[_Run], leader: _Run | None = None, workers: int = 1, evaluations=True):
+    def __init__(self, agent, runs: list[_Run], leader: _Run | None = None, workers: int = 1, shared=None):
         self.agent, self.runs = agent, runs
         self.leader = leader or runs[0]
-        self.workers, self.evaluations = workers, evaluations  # compile ahead: threads, and the evaluation's too
+        # compile ahead: on `workers` threads; `shared`: jobs also in other groups' lists (the evaluation's programs),
+        # else this group's seeds' own
+        self.workers, self.shared = workers, shared
         self.abort: threading.Event | None = None
         self.act = jax.jit(jax.vmap(partial(agent.act_fn, deterministic=False)))
         self.updates: dict = {}  # update function -> its vmapped, jitted form
@@ -267,8 +268,8 @@ class _Lockstep:
 
     def ahead_jobs(self, stacked, keys) -> list[Job]:
         """What the single-seed trainer compiles ahead (trainer._Run.ahead_jobs), for this group: its vmapped update
-        programs and stochastic action, on the stacked state; and, where `evaluations`, the evaluation's programs,
-        which every seed runs alike."""
+        programs and stochastic action, on the stacked state; and the evaluation's programs, which every seed runs
+        alike (`shared` with the other groups)."""
         agent, first = self.agent, self.runs[0]
         step, steps, buffer = first.loop_state.step, first.tc.steps, first.buffer  # the seeds step in lockstep
         seeds = len(self.runs)
@@ -283,7 +284,7 @@ class _Lockstep:
         if step <= first_act < steps:
             obs = jnp.zeros((seeds, agent.obs_dim), jnp.float32)
             jobs.append(Job(first_act, "the policies' action", partial(self.act, stacked.params["policy"], obs, keys)))
-        return jobs + (first.evaluation_jobs() if self.evaluations else [])
+        return jobs + (first.evaluation_jobs() if self.shared is None else self.shared)
 
     def _guard(self, stacked, new, info, step: int):
         states = []
