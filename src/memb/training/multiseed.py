@@ -14,7 +14,8 @@ group is smaller does not idle; it takes its share of the cores' pool when it is
 group, one call.
 
 Each group compiles ahead what it will need (training/ahead.py): its vmapped update programs and its first stochastic
-action, on the cores' share of each group; the first group also the evaluation's programs, which all seeds share.
+action, on one background thread (two where a single group has the cores); and the evaluation's programs, which all
+seeds share, are compiled once for all groups.
 """
 
 from __future__ import annotations
