@@ -236,20 +236,18 @@ def test_a_multi_seed_run_compiles_its_vmapped_programs_ahead_and_is_unchanged(t
 
     ahead = seeds("ahead", True)
     seen = list(lowerings.seen)
-    assert all(thread.startswith("memb-compile-ahead") for _, thread in seen), seen
-    if groups == 2:  # each group its own vmapped programs; the evaluation's, which the seeds share, once for both
-        names = [name for name, _ in seen]
-        assert names.count("model_error_fn") == 1 and names.count("act_fn") in (2, 3), seen
-        return
-    # the vmapped warm-up, rolled and unrolled updates and stochastic action, and the evaluation's action and model
-    # error that the seeds share: each lowered once, none by the group's own thread
+    # the vmapped warm-up, rolled and unrolled updates and stochastic action (the same programs for two groups of
+    # one seed), and the evaluation's action and model error, which the seeds share: each lowered once, none by a
+    # group's own thread
     expected = ["act_fn", "act_fn", "model_error_fn", "update_fn", "update_fn", "warmup_fn"]
     assert sorted(name for name, _ in seen) == expected
+    assert all(thread.startswith("memb-compile-ahead") for _, thread in seen), seen
 
     lowerings.seen.clear()
     plain = seeds("plain", False)
-    assert sorted(name for name, _ in lowerings.seen) == expected
-    assert {thread for _, thread in lowerings.seen} == {"MainThread"}
+    if groups == 1:  # (two groups may both compile a program they first call at the same time)
+        assert sorted(name for name, _ in lowerings.seen) == expected
+        assert {thread for _, thread in lowerings.seen} == {"MainThread"}
     for seed in (0, 1):
         assert ahead[seed].eval_rows == plain[seed].eval_rows
         state = "state.msgpack"

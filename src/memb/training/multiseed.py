@@ -14,8 +14,8 @@ group is smaller does not idle; it takes its share of the cores' pool when it is
 group, one call.
 
 Each group compiles ahead what it will need (training/ahead.py): its vmapped update programs and its first stochastic
-action, on one background thread (two where a single group has the cores); and the evaluation's programs, which all
-seeds share, are compiled once for all groups.
+action, on one background thread (two where a single group has the cores). Groups of the same size run the same
+programs, compiled once for them, and the evaluation's programs, which all seeds share, once for all groups.
 """
 
 from __future__ import annotations
@@ -110,7 +110,11 @@ def train_seeds(
         workers = max(1, min(2, cores) // len(parts))
         evaluations = runs[0].evaluation_jobs() if config.train.compile_ahead else []
         shared = [dataclasses.replace(job, compile=Shared(job.compile)) for job in evaluations]
-        loops = [_Lockstep(agent, [runs[i] for i in p], leader=runs[0], workers=workers, shared=shared) for p in parts]
+        programs = _Programs(agent)  # groups of the same size run the same programs: compiled once
+        loops = [
+            _Lockstep(agent, [runs[i] for i in p], leader=runs[0], workers=workers, shared=shared, programs=programs)
+            for p in parts
+        ]
         previous = runs[0]._install_signal_handlers()  # the leader's stop_signal stops every group
         try:
             if len(loops) == 1:
@@ -174,21 +178,20 @@ class _Lockstep:
     call each. `leader`: the run whose stop_signal (set by the signal handlers) stops this group; `abort`: set when
     the process must stop at once."""
 
-    def __init__(self, agent, runs: list[_Run], leader: _Run | None = None, workers: int = 1, shared=None):
+    def __init__(
+        self, agent, runs: list[_Run], leader: _Run | None = None, workers: int = 1, shared=None, programs=None
+    ):
         self.agent, self.runs = agent, runs
+        self.programs = programs or _Programs(agent)  # the vmapped programs, shared with the other groups
         self.leader = leader or runs[0]
         # compile ahead: on `workers` threads; `shared`: jobs also in other groups' lists (the evaluation's programs),
         # else this group's seeds' own
         self.workers, self.shared = workers, shared
         self.abort: threading.Event | None = None
-        self.act = jax.jit(jax.vmap(partial(agent.act_fn, deterministic=False)))
-        self.updates: dict = {}  # update function -> its vmapped, jitted form
+        self.act = self.programs.act
 
     def vmapped_update(self, env_step: int):
-        fn = self.agent.update_function(env_step)
-        if fn not in self.updates:
-            self.updates[fn] = jax.jit(jax.vmap(fn))
-        return self.updates[fn]
+        return self.programs.update(self.agent.update_function(env_step))
 
     def loop(self, *, progress: bool, tensorboard: bool) -> list[TrainResult]:
         runs, agent = self.runs, self.agent
@@ -278,13 +281,16 @@ class _Lockstep:
         def compile_update(first_step: int, program, num_batches: int):
             spec = buffer.sample_spec(num_batches, agent.config.batch_size)
             stacked_spec = jax.tree.map(lambda s: jax.ShapeDtypeStruct((seeds, *s.shape), s.dtype), spec)
-            return partial(_lower_and_compile, self.vmapped_update(first_step), stacked, stacked_spec)
+            vmapped = self.vmapped_update(first_step)
+            compile_it = partial(_lower_and_compile, vmapped, stacked, stacked_spec)
+            return self.programs.compile_once((vmapped, seeds, num_batches), compile_it)
 
         jobs = update_jobs(agent, len(buffer), buffer.capacity, step, steps, compile_update)
         first_act = agent.config.random_steps
         if step <= first_act < steps:
             obs = jnp.zeros((seeds, agent.obs_dim), jnp.float32)
-            jobs.append(Job(first_act, "the policies' action", partial(self.act, stacked.params["policy"], obs, keys)))
+            act = self.programs.compile_once((self.act, seeds), partial(self.act, stacked.params["policy"], obs, keys))
+            jobs.append(Job(first_act, "the policies' action", act))
         return jobs + (first.evaluation_jobs() if self.shared is None else self.shared)
 
     def _guard(self, stacked, new, info, step: int):
@@ -295,6 +301,30 @@ class _Lockstep:
             run.apply_update(_slice(new, i), seed_info, step)  # keeps the update, or restores with a lower lr
             states.append(run.state)
         return _stack(states)
+
+
+class _Programs:
+    """The groups' vmapped programs: one jitted function each, whatever the group, so that groups of the same size
+    run (and compile) the same program; and their compiles ahead, once per program and group size (the first group
+    to ask compiles, and the others wait for it: `ahead.Shared`). Used from the groups' threads."""
+
+    def __init__(self, agent):
+        self.act = jax.jit(jax.vmap(partial(agent.act_fn, deterministic=False)))
+        self._updates: dict = {}  # update function -> its vmapped, jitted form
+        self._compiles: dict = {}  # (program, group size, ...) -> its Shared compile
+        self._lock = threading.Lock()
+
+    def update(self, fn):
+        with self._lock:
+            if fn not in self._updates:
+                self._updates[fn] = jax.jit(jax.vmap(fn))
+            return self._updates[fn]
+
+    def compile_once(self, key: tuple, compile_it) -> Shared:
+        with self._lock:
+            if key not in self._compiles:
+                self._compiles[key] = Shared(compile_it)
+            return self._compiles[key]
 
 
 def _stack(trees: list):
