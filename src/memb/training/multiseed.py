@@ -108,7 +108,7 @@ def train_seeds(
         # each group compiles ahead on one thread (both of a single run's two where it is alone); the evaluation's
         # programs, which every seed runs alike, are compiled once for all groups, and each waits for them
         workers = max(1, min(2, cores) // len(parts))
-        evaluations = runs[0].evaluation_jobs() if config.train.compile_ahead else []
+        evaluations = runs[0].evaluation_jobs() if runs[0].tc.compile_ahead else []
         shared = [dataclasses.replace(job, compile=Shared(job.compile)) for job in evaluations]
         programs = _Programs(agent)  # groups of the same size run the same programs: compiled once
         loops = [
