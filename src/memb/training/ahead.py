@@ -24,10 +24,11 @@ vmapped programs ahead the same way.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 THREAD_PREFIX = "memb-compile-ahead"
@@ -85,6 +86,24 @@ class CompileAhead:
         without it, the interpreter still waits for them at exit)."""
         self._pool.shutdown(wait=wait, cancel_futures=True)
         self._pending, self._unstarted = [], []
+
+
+@contextlib.contextmanager
+def compiled_ahead(jobs: Callable[[], list[Job]] | None, workers: int | None = None) -> Iterator[CompileAhead | None]:
+    """A loop's `CompileAhead` over `jobs()` (None: no compiling ahead, and None is yielded). When the loop ends, it
+    waits for the compiles still running; when it fails or is interrupted, it drops them without waiting."""
+    ahead = CompileAhead(jobs(), workers) if jobs is not None else None
+    del jobs  # the jobs let go of what they were made with once waited for (CompileAhead.wait); keep nothing here
+    try:
+        yield ahead
+    except BaseException:
+        if ahead is not None:  # do not wait out compiles that nothing will use
+            ahead.close(wait=False)
+            ahead = None
+        raise
+    finally:
+        if ahead is not None:
+            ahead.close()
 
 
 class Shared:

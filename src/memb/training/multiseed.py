@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memb.training import checkpoint
-from memb.training.ahead import CompileAhead, Job, Shared
+from memb.training.ahead import Job, Shared, compiled_ahead
 from memb.training.buffer import check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import make_env
@@ -200,72 +200,63 @@ class _Lockstep:
             run.open_outputs(progress and i == 0, tensorboard)  # one progress bar: the group's first seed's
         stacked = _stack([run.state for run in runs])
         keys = _stack([run.act_key for run in runs])  # acting carries, stacked like the states; written back on saves
-        ahead = None
         try:
-            if tc.compile_ahead:
-                ahead = CompileAhead(self.ahead_jobs(stacked, keys), workers=self.workers)
-            while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
-                if self.abort is not None and self.abort.is_set():
-                    raise KeyboardInterrupt
-                step = runs[0].loop_state.step
-                if ahead is not None:  # what this step runs, if it was compiled ahead
-                    ahead.wait(step)
-                # act: each seed's own uniform draws first; then all policies in one vmapped call
-                randoms = [run.random_action() for run in runs]
-                if randoms[0] is None:
-                    obs = jnp.asarray(np.stack([run.loop_state.obs for run in runs]), jnp.float32)
-                    actions, keys = self.act(stacked.params["policy"], obs, keys)
-                    actions = np.asarray(actions)
-                    randoms = [(actions[i], 0.0) for i in range(len(runs))]
-                for i, (run, (action, log_prob)) in enumerate(zip(runs, randoms, strict=True)):
-                    episodes = len(run.loop_state.episode_returns)
-                    run.env_step(action, log_prob)
-                    if len(run.loop_state.episode_returns) > episodes and hasattr(agent, "reset_act_carry"):
-                        # the episode ended: restart this seed's exploration noise, as the single-seed trainer does
-                        fresh = agent.reset_act_carry(_slice(keys, i))
-                        keys = jax.tree.map(lambda k, f, i=i: k.at[i].set(f), keys, fresh)
+            jobs = partial(self.ahead_jobs, stacked, keys) if tc.compile_ahead else None
+            with compiled_ahead(jobs, self.workers) as ahead:
+                del jobs  # the initial states that the jobs were made with: let them go once compiled
+                while runs[0].loop_state.step < tc.steps and not all(run.reached() for run in runs):
+                    if self.abort is not None and self.abort.is_set():
+                        raise KeyboardInterrupt
+                    step = runs[0].loop_state.step
+                    if ahead is not None:  # what this step runs, if it was compiled ahead
+                        ahead.wait(step)
+                    # act: each seed's own uniform draws first; then all policies in one vmapped call
+                    randoms = [run.random_action() for run in runs]
+                    if randoms[0] is None:
+                        obs = jnp.asarray(np.stack([run.loop_state.obs for run in runs]), jnp.float32)
+                        actions, keys = self.act(stacked.params["policy"], obs, keys)
+                        actions = np.asarray(actions)
+                        randoms = [(actions[i], 0.0) for i in range(len(runs))]
+                    for i, (run, (action, log_prob)) in enumerate(zip(runs, randoms, strict=True)):
+                        episodes = len(run.loop_state.episode_returns)
+                        run.env_step(action, log_prob)
+                        if len(run.loop_state.episode_returns) > episodes and hasattr(agent, "reset_act_carry"):
+                            # the episode ended: restart this seed's exploration noise, as the single-seed trainer does
+                            fresh = agent.reset_act_carry(_slice(keys, i))
+                            keys = jax.tree.map(lambda k, f, i=i: k.at[i].set(f), keys, fresh)
 
-                # learn: all seeds' batches, each from its own buffer and generator, in one vmapped update
-                batches = [run.sample(step) for run in runs]
-                if batches[0] is not None:
-                    new, info = self.vmapped_update(step)(stacked, _stack(batches))
-                    info = jax.device_get(info)
-                    finite = np.asarray(info.pop("finite"))
-                    if finite.all():
-                        stacked = new
+                    # learn: all seeds' batches, each from its own buffer and generator, in one vmapped update
+                    batches = [run.sample(step) for run in runs]
+                    if batches[0] is not None:
+                        new, info = self.vmapped_update(step)(stacked, _stack(batches))
+                        info = jax.device_get(info)
+                        finite = np.asarray(info.pop("finite"))
+                        if finite.all():
+                            stacked = new
+                            for i, run in enumerate(runs):
+                                run.loop_state.pending.append({k: v[i] for k, v in info.items()})
+                                run.loop_state.rounds += agent.rounds_per_step(step)
+                        else:  # the seeds that diverged go through their own guard; the others keep their update
+                            stacked = self._guard(stacked, new, {**info, "finite": finite}, step)
+
+                    # evaluate and checkpoint: each seed reads its slice of the stacked state
+                    if self.leader.stop_signal is not None:
+                        for run in runs:
+                            run.stop_signal = self.leader.stop_signal
+                    if runs[0].state_needed():
                         for i, run in enumerate(runs):
-                            run.loop_state.pending.append({k: v[i] for k, v in info.items()})
-                            run.loop_state.rounds += agent.rounds_per_step(step)
-                    else:  # the seeds that diverged go through their own guard; the others keep their update
-                        stacked = self._guard(stacked, new, {**info, "finite": finite}, step)
-
-                # evaluate and checkpoint: each seed reads its slice of the stacked state
-                if self.leader.stop_signal is not None:
-                    for run in runs:
-                        run.stop_signal = self.leader.stop_signal
-                if runs[0].state_needed():
-                    for i, run in enumerate(runs):
-                        run.state, run.act_key = _slice(stacked, i), _slice(keys, i)
-                stopped = None
-                for run in runs:  # every seed writes its checkpoint before a stop is raised
-                    try:
-                        run.end_step()
-                    except Interrupted as e:
-                        stopped = e
-                if stopped is not None:
-                    raise stopped
-        except BaseException:
-            if ahead is not None:  # do not wait out compiles that nothing will use
-                ahead.close(wait=False)
-                ahead = None
-            raise
+                            run.state, run.act_key = _slice(stacked, i), _slice(keys, i)
+                    stopped = None
+                    for run in runs:  # every seed writes its checkpoint before a stop is raised
+                        try:
+                            run.end_step()
+                        except Interrupted as e:
+                            stopped = e
+                    if stopped is not None:
+                        raise stopped
         finally:
-            try:
-                if ahead is not None:
-                    ahead.close()
-            finally:
-                for run in runs:
-                    run.close_outputs()
+            for run in runs:
+                run.close_outputs()
         for i, run in enumerate(runs):
             run.state, run.act_key = _slice(stacked, i), _slice(keys, i)
         return [run.finish() for run in runs]

@@ -36,7 +36,7 @@ import numpy as np
 from memb.agents import AGENTS
 from memb.agents.common import Batch
 from memb.training import checkpoint
-from memb.training.ahead import CompileAhead, Job
+from memb.training.ahead import Job, compiled_ahead
 from memb.training.buffer import ReplayBuffer, check_buffer_fits
 from memb.training.config import RunConfig
 from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
@@ -300,40 +300,30 @@ class _Run:
         tc, agent, ls = self.tc, self.agent, self.loop_state
         self.open_outputs(progress, tensorboard)
         previous = self._install_signal_handlers()
-        ahead = None
         try:
-            ahead = CompileAhead(self.ahead_jobs()) if tc.compile_ahead else None
-            while ls.step < tc.steps and not self.reached():
-                step = ls.step
-                if ahead is not None:  # what this step runs, if it was compiled ahead
-                    ahead.wait(step)
-                # act: uniformly random first, then the stochastic policy
-                action = self.random_action()
-                if action is None and agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s)
-                    a, log_prob, self.act_key = agent.act_with_log_prob(self.state, ls.obs, self.act_key)
-                    action = (a, log_prob)
-                elif action is None:
-                    a, self.act_key = agent.act(self.state, ls.obs, self.act_key)
-                    action = (a, 0.0)
-                self.env_step(*action)
+            with compiled_ahead(self.ahead_jobs if tc.compile_ahead else None) as ahead:
+                while ls.step < tc.steps and not self.reached():
+                    step = ls.step
+                    if ahead is not None:  # what this step runs, if it was compiled ahead
+                        ahead.wait(step)
+                    # act: uniformly random first, then the stochastic policy
+                    action = self.random_action()
+                    if action is None and agent.uses_behavior_log_prob:  # for importance weights: log μ(a|s)
+                        a, log_prob, self.act_key = agent.act_with_log_prob(self.state, ls.obs, self.act_key)
+                        action = (a, log_prob)
+                    elif action is None:
+                        a, self.act_key = agent.act(self.state, ls.obs, self.act_key)
+                        action = (a, 0.0)
+                    self.env_step(*action)
 
-                # learn: every update of this env step in one jitted call, then the divergence guard
-                batches = self.sample(step)
-                if batches is not None:
-                    self.apply_update(*agent.update(self.state, batches, step), step)
-                self.end_step()
-        except BaseException:
-            if ahead is not None:  # do not wait out compiles that nothing will use
-                ahead.close(wait=False)
-                ahead = None
-            raise
+                    # learn: every update of this env step in one jitted call, then the divergence guard
+                    batches = self.sample(step)
+                    if batches is not None:
+                        self.apply_update(*agent.update(self.state, batches, step), step)
+                    self.end_step()
         finally:
-            try:
-                if ahead is not None:
-                    ahead.close()
-            finally:
-                self._restore_signal_handlers(previous)
-                self.close_outputs()
+            self._restore_signal_handlers(previous)
+            self.close_outputs()
         return self.finish()
 
     def ahead_jobs(self) -> list[Job]:
