@@ -108,13 +108,8 @@ def train_seeds(
         # each group compiles ahead on one thread (both of a single run's two where it is alone); the evaluation's
         # programs, which every seed runs alike, are compiled once for all groups, and each waits for them
         workers = max(1, min(2, cores) // len(parts))
-        evaluations = runs[0].evaluation_jobs() if runs[0].tc.compile_ahead else []
-        shared = [dataclasses.replace(job, compile=Shared(job.compile)) for job in evaluations]
-        programs = _Programs(agent)  # groups of the same size run the same programs: compiled once
-        loops = [
-            _Lockstep(agent, [runs[i] for i in p], leader=runs[0], workers=workers, shared=shared, programs=programs)
-            for p in parts
-        ]
+        programs = _Programs(agent, runs[0].evaluation_jobs() if runs[0].tc.compile_ahead else [])
+        loops = [_Lockstep(agent, [runs[i] for i in p], programs, leader=runs[0], workers=workers) for p in parts]
         previous = runs[0]._install_signal_handlers()  # the leader's stop_signal stops every group
         try:
             if len(loops) == 1:
@@ -178,15 +173,11 @@ class _Lockstep:
     call each. `leader`: the run whose stop_signal (set by the signal handlers) stops this group; `abort`: set when
     the process must stop at once."""
 
-    def __init__(
-        self, agent, runs: list[_Run], leader: _Run | None = None, workers: int = 1, shared=None, programs=None
-    ):
+    def __init__(self, agent, runs: list[_Run], programs: _Programs, leader: _Run | None = None, workers: int = 1):
         self.agent, self.runs = agent, runs
-        self.programs = programs or _Programs(agent)  # the vmapped programs, shared with the other groups
+        self.programs = programs  # the vmapped programs and the compiles ahead that the groups share
         self.leader = leader or runs[0]
-        # compile ahead: on `workers` threads; `shared`: jobs also in other groups' lists (the evaluation's programs),
-        # else this group's seeds' own
-        self.workers, self.shared = workers, shared
+        self.workers = workers  # threads to compile ahead on
         self.abort: threading.Event | None = None
         self.act = self.programs.act
 
@@ -264,7 +255,7 @@ class _Lockstep:
     def ahead_jobs(self, stacked, keys) -> list[Job]:
         """What the single-seed trainer compiles ahead (trainer._Run.ahead_jobs), for this group: its vmapped update
         programs and stochastic action, on the stacked state; and the evaluation's programs, which every seed runs
-        alike (`shared` with the other groups)."""
+        alike (the same jobs in every group's list)."""
         agent, first = self.agent, self.runs[0]
         step, steps, buffer = first.loop_state.step, first.tc.steps, first.buffer  # the seeds step in lockstep
         seeds = len(self.runs)
@@ -282,7 +273,7 @@ class _Lockstep:
             obs = jnp.zeros((seeds, agent.obs_dim), jnp.float32)
             act = self.programs.compile_once((self.act, seeds), partial(self.act, stacked.params["policy"], obs, keys))
             jobs.append(Job(first_act, "the policies' action", act))
-        return jobs + (first.evaluation_jobs() if self.shared is None else self.shared)
+        return jobs + self.programs.evaluations
 
     def _guard(self, stacked, new, info, step: int):
         states = []
@@ -295,21 +286,25 @@ class _Lockstep:
 
 
 class _Programs:
-    """The groups' vmapped programs: one jitted function each, whatever the group, so that groups of the same size
-    run (and compile) the same program; and their compiles ahead, once per program and group size (the first group
-    to ask compiles, and the others wait for it: `ahead.Shared`). Used from the groups' threads."""
+    """What the groups share: their vmapped programs, one jitted function each whatever the group, so that groups of
+    the same size run (and compile) the same program; their compiles ahead, once per program and group size (the
+    first group to ask compiles, and the others wait for it: `ahead.Shared`); and the evaluation's compile-ahead
+    jobs, which every seed runs alike. Used from the groups' threads."""
 
-    def __init__(self, agent):
+    def __init__(self, agent, evaluations: list[Job]):
         self.act = jax.jit(jax.vmap(partial(agent.act_fn, deterministic=False)))
+        self.evaluations = [dataclasses.replace(job, compile=Shared(job.compile)) for job in evaluations]
         self._updates: dict = {}  # update function -> its vmapped, jitted form
         self._compiles: dict = {}  # (program, group size, ...) -> its Shared compile
         self._lock = threading.Lock()
 
     def update(self, fn):
-        with self._lock:
-            if fn not in self._updates:
-                self._updates[fn] = jax.jit(jax.vmap(fn))
-            return self._updates[fn]
+        """The vmapped, jitted form of update function `fn` (called every env step: no lock once it exists)."""
+        program = self._updates.get(fn)
+        if program is None:
+            with self._lock:
+                program = self._updates.setdefault(fn, jax.jit(jax.vmap(fn)))
+        return program
 
     def compile_once(self, key: tuple, compile_it) -> Shared:
         with self._lock:
