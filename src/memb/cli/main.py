@@ -109,10 +109,10 @@ def build_parser(algo: str | None = None) -> argparse.ArgumentParser:
         metavar="DIR",
         help="continue the run in DIR from its newest intact checkpoint (only --steps may change)",
     )
-    train.add_argument("--algo", default="memb", help="the agent (default: memb)")
+    train.add_argument("--algo", default=None, help="the agent (default: memb)")
     train.add_argument(
         "--preset",
-        default="paper",
+        default=None,
         choices=("paper", "none"),
         help="paper: the paper's settings for its seven tasks, when --env is one of them (default)",
     )
@@ -284,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         return _evaluate(args)
     except (cfg.ConfigError, EnvError, RunDirError) as e:
         _fail(str(e))
+    except OSError as e:  # a path that can't be made or written (a file in the way, no permission, a full disk)
+        if e.filename is None:
+            raise
+        _fail(f"{e.strerror or e}: {e.filename}; check the path and its permissions")
     except DivergenceError as e:
         sys.stderr.write(f"memb: error: {e}\n")
         return 1
@@ -310,16 +314,27 @@ def _train(args: argparse.Namespace) -> int:
     from memb.experiments import resolve
     from memb.training import TrainConfig, train
 
-    cfg.one_of("algo", args.algo, tuple(AGENTS))
-    field_names = {f.name for f in dataclasses.fields(TrainConfig)} | {
-        f.name for f in dataclasses.fields(AGENTS[args.algo].Config)
-    }
-    overrides = {k: v for k, v in vars(args).items() if k in field_names and v is not None}
+    if args.resume is not None and (args.algo is not None or args.preset is not None):
+        _fail("--algo and --preset can't be combined with --resume: a resumed run keeps its config")
+    algo = args.algo if args.algo is not None else "memb"
+    cfg.one_of("algo", algo, tuple(AGENTS))
+    fields = {name: {f.name for f in dataclasses.fields(a.Config)} for name, a in AGENTS.items()}
+    field_names = {f.name for f in dataclasses.fields(TrainConfig)} | fields[algo]
+    given = {k: v for k, v in vars(args).items() if k in field_names.union(*fields.values()) and v is not None}
+    overrides = {k: v for k, v in given.items() if k in field_names}
+    foreign = sorted(set(given) - field_names)
+    if foreign and args.resume is None:  # a flag of another agent (the parser has every agent's): not silently
+        owners = [name for name, names in fields.items() if foreign[0] in names]
+        _fail(
+            f"--{foreign[0].replace('_', '-')} is not a setting of {algo} but of {', '.join(owners)}; "
+            "drop it or choose that --algo"
+        )
+    args.algo, args.preset = algo, args.preset if args.preset is not None else "paper"
     if args.seeds is not None:
-        return _train_seeds(args, overrides)
+        return _train_seeds(args, given if args.resume is not None else overrides)
     if args.resume is not None:
-        return _resume(args, overrides)
-    run, notes = resolve(overrides, algo=args.algo, preset=args.preset, config_file=args.config)
+        return _resume(args, given)
+    run, notes = resolve(overrides, algo=algo, preset=args.preset, config_file=args.config)
     if args.print_config:
         print(json.dumps(run.to_dict(), indent=2))
         return 0
@@ -365,6 +380,8 @@ def _experiment(args: argparse.Namespace) -> int:
         values["preset"] = args.preset
     if args.budget is not None:
         values["budget"] = args.budget
+    if not isinstance(values.get("grid", {}), dict):
+        _fail(f"{args.file}: grid must be a table of KEY = [values] (a [grid] section)")
     grid = dict(values.get("grid", {}))
     for item in args.grid:
         key, sep, text = item.partition("=")
@@ -477,6 +494,8 @@ def _theory(args: argparse.Namespace) -> int:
             run_dir = Path(args.run_dir)
             if not (run_dir / "config.json").is_file() or not (run_dir / "state.msgpack").is_file():
                 _fail(f"{run_dir} has no config.json and state.msgpack; pass a finished `memb train` run directory")
+            if args.seed < 0:
+                _fail(f"--seed must be >= 0, got {args.seed}")
             if args.transitions < 10:
                 _fail(f"--transitions must be >= 10, got {args.transitions}")
             est = estimate_run(run_dir, transitions=args.transitions, seed=args.seed)
@@ -526,10 +545,10 @@ def _train_seeds(args: argparse.Namespace, overrides: dict) -> int:
             if len(found) != 1:
                 _fail(f"{root} holds no single run directory for seed {seed} (ENV-s{seed}); pass the --out of the run")
             outs.append(found[0].parent)
-        run = read_run_config(outs[0])
-        if "steps" in overrides:
-            steps = cfg.coerce(type(run.train), "steps", overrides["steps"])
-            run = dataclasses.replace(run, train=dataclasses.replace(run.train, steps=steps))
+        run = _with_steps(read_run_config(outs[0]), overrides)
+        if args.print_config:
+            print(json.dumps(run.to_dict(), indent=2))
+            return 0
     else:
         run, notes = resolve(overrides, algo=args.algo, preset=args.preset, config_file=args.config)
         if args.print_config:
@@ -565,14 +584,22 @@ def _resume(args: argparse.Namespace, overrides: dict) -> int:
     if changed or args.config or args.out or args.overwrite:
         what = f"--{changed[0].replace('_', '-')}" if changed else "--config/--out/--overwrite"
         _fail(f"{what} can't be combined with --resume: a resumed run keeps its config (only --steps may grow)")
-    run = read_run_config(run_dir)
-    if "steps" in overrides:
-        steps = cfg.coerce(type(run.train), "steps", overrides["steps"])
-        run = dataclasses.replace(run, train=dataclasses.replace(run.train, steps=steps))
+    run = _with_steps(read_run_config(run_dir), overrides)
+    if args.print_config:
+        print(json.dumps(run.to_dict(), indent=2))
+        return 0
     result = train(run, run_dir, resume=True, progress=not args.no_progress, tensorboard=not args.no_tensorboard)
     last = result.eval_rows[-1]
     print(f"memb: {run.train.env}: return {last['return_mean']:.1f} ± {last['return_std']:.1f} at step {last['step']}")
     return 0
+
+
+def _with_steps(run, overrides: dict):
+    """A saved run's config with the --steps given on resume (`prepare` checks that they only grow)."""
+    if "steps" not in overrides:
+        return run
+    steps = cfg.coerce(type(run.train), "steps", overrides["steps"])
+    return dataclasses.replace(run, train=dataclasses.replace(run.train, steps=steps))
 
 
 def _plot_or_report(args: argparse.Namespace) -> int:
@@ -594,7 +621,9 @@ def _plot_or_report(args: argparse.Namespace) -> int:
     curves = load_curves(args.runs, label_by=args.label)
     try:
         steps = [int(float(s)) for s in args.steps.split(",") if s]
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
+        steps = []
+    if not steps or min(steps) < 1:
         _fail(f"--steps expects comma-separated step counts such as 100000,200000, got {args.steps!r}")
     table = report_table(curves, steps)
     print(table, end="")
@@ -613,6 +642,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         _fail(f"{run_dir} has no config.json and state.msgpack; pass a finished `memb train` run directory")
     if args.episodes < 1:
         _fail(f"--episodes must be >= 1, got {args.episodes}")
+    if args.seed < 0:
+        _fail(f"--seed must be >= 0 (Gymnasium seeds resets with non-negative integers), got {args.seed}")
     run = read_run_config(run_dir)
     render = {"render_mode": "rgb_array"} if args.video else {}
     if args.video:

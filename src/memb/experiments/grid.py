@@ -57,6 +57,8 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
 
 
 def _names(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (str, list, tuple)):
+        raise cfg.ConfigError(f"{key} must be a name, a comma-separated string or a list of names, got {value!r}")
     items = value.split(",") if isinstance(value, str) else list(value)
     items = [str(v).strip() for v in items if str(v).strip()]
     if not items:
@@ -124,6 +126,11 @@ class Experiment:
                 raise cfg.ConfigError(f"{where}: [configs.{name}] must be a table of settings")
             if not re.fullmatch(r"[A-Za-z0-9_.=+-]+", name):
                 raise cfg.ConfigError(f"{where}: configuration name {name!r} may hold only letters, digits and _.=+-")
+        for name, table in [("grid", grid), *((f"configs.{n}", t) for n, t in configs.items())]:
+            for key in sorted(set(table) & {"env", "seed", "algo", "envs", "seeds", "algos"}):  # they are the axes
+                raise cfg.ConfigError(
+                    f"{where}: [{name}] can't set {key}; list them in envs, seeds and algos at the top level"
+                )
         kwargs["configs"] = {str(k): dict(v) for k, v in configs.items()}
         for key, vals in grid.items():
             if not isinstance(vals, (list, tuple)) or not vals:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import multiprocessing as mp
 import multiprocessing.connection
@@ -26,7 +27,7 @@ import pandas as pd
 
 from memb import config as cfg
 from memb.experiments.grid import Experiment, Run, expand
-from memb.training import RunConfig
+from memb.training import RunConfig, make_env
 from memb.training.io import write_csv_atomic, write_json_atomic
 
 STATUSES = ("done", "skipped", "queued", "running", "failed", "interrupted")
@@ -288,6 +289,11 @@ def run_experiment(
     out = Path(out)
     runs = expand(experiment)
     states = [classify(run, out / run.name) for run in runs]  # raises before anything is written
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise cfg.ConfigError("--backend ray needs Ray: pip install 'memb[ray]'")
+    if backend == "local":  # every env made once here, so that a bad id is one error, not a failed run each
+        for env_id in dict.fromkeys(s.run.env for s in states if s.status == "queued"):
+            make_env(env_id).close()
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "experiment.json", experiment.to_dict())
     todo = [s for s in states if s.status == "queued"]
@@ -436,10 +442,15 @@ def _ray_backend(groups, out, workers, address, cpus_per_run, poll_s, refresh, f
     except ImportError:
         raise cfg.ConfigError("--backend ray needs Ray: pip install 'memb[ray]'") from None
     if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers or len(os.sched_getaffinity(0)), log_to_driver=False)
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers or len(os.sched_getaffinity(0)), log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise cfg.ConfigError(f"cannot start or join {where} ({first}); check --address") from None
     # max_calls=1: a fresh worker process per run, so each run's JAX sizes its threads to the CPUs Ray gives it.
     # The run directories must be on a filesystem that every node shares.
     remote = ray.remote(num_cpus=cpus_per_run, max_calls=1)(run_group)

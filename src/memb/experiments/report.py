@@ -9,6 +9,7 @@ import pandas as pd
 
 from memb.experiments.results import reference_numbers
 from memb.experiments.stats import iqm, stratified_bootstrap_ci
+from memb.training.io import write_figure_atomic
 
 
 def plot_curves(
@@ -66,10 +67,7 @@ def plot_curves(
     fig.set_size_inches(5.2 * len(envs), 4.0 + legend_h)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, legend_h / (4.0 + legend_h), 1, 1))
-    out = Path(out)
-    written = [out.with_suffix(".png"), out.with_suffix(".svg")]
-    for path in written:
-        fig.savefig(path)
+    written = write_figure_atomic(fig, Path(out))
     plt.close(fig)
     return written
 

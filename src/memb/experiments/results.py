@@ -8,6 +8,7 @@ directory per configuration gives one curve per configuration.
 from __future__ import annotations
 
 import json
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -37,10 +38,20 @@ def load_curves(paths: list[str | Path], metric: str = "return_mean", *, label_b
     agent in its config.json (one curve per algorithm, wherever its runs live: the form of the paper's Figure 1)."""
     if label_by not in ("dir", "algo"):
         raise ConfigError(f"label_by must be 'dir' or 'algo', got {label_by!r}")
-    frames = []
+    frames, empty = [], []
     for run in find_runs(paths):
-        config = json.loads((run / "config.json").read_text())
-        df = pd.read_csv(run / "eval.csv")
+        try:
+            config = json.loads((run / "config.json").read_text())
+            env, seed = config["train"]["env"], config["train"]["seed"]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{run}/config.json is not a memb run's config; pass directories memb wrote") from None
+        try:
+            df = pd.read_csv(run / "eval.csv")
+        except pd.errors.EmptyDataError:  # a run stopped before its first evaluation
+            df = pd.DataFrame()
+        if df.empty:
+            empty.append(run)
+            continue
         if metric not in df.columns:
             metrics = pd.read_csv(run / "metrics.csv") if (run / "metrics.csv").is_file() else pd.DataFrame()
             if metric not in metrics.columns:
@@ -48,14 +59,18 @@ def load_curves(paths: list[str | Path], metric: str = "return_mean", *, label_b
                 raise ConfigError(f"{run} has no column {metric!r}; columns: {', '.join(known)}")
             df = metrics[["step", metric]]
         df = df.assign(
-            env=config["train"]["env"],
+            env=env,
             algo=config.get("algo", "memb"),
-            seed=config["train"]["seed"],
+            seed=seed,
             label=run.parent.name if label_by == "dir" and run.parent.name else config.get("algo", "memb"),
             run=str(run),
         )
         columns = ["return_mean", "return_std"] if metric == "return_mean" else [metric]
         frames.append(df[["env", "algo", "label", "seed", "run", "step", *columns]])
+    if not frames:
+        raise ConfigError(f"no evaluations yet in {', '.join(map(str, empty))}; plot them after their first epoch")
+    for run in empty:
+        print(f"memb: note: {run} has no evaluation yet; left out", file=sys.stderr)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memb.agents.common import Batch
+from memb.theory.bounds import TheoryError
 from memb.training import make_env, read_run_config
 from memb.training.envs import ActionScaler
 from memb.training.trainer import build_agent, load_state
@@ -167,7 +168,7 @@ def estimate_run(run_dir: str | Path, *, transitions: int = 2000, seed: int = 0)
     """Estimates for the final state of a `memb train` run directory (its own γ)."""
     run = read_run_config(Path(run_dir))
     if run.algo != "memb":
-        raise ValueError(f"{run_dir} is a {run.algo} run; the estimators need MEMB's learned models")
+        raise TheoryError(f"{run_dir} is a {run.algo} run; the estimators need MEMB's learned models (a memb run)")
     env = make_env(run.train.env)
     agent = build_agent(run, env)
     state = load_state(Path(run_dir), agent)

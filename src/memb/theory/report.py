@@ -108,7 +108,7 @@ def plot_bound(a: Analysis, out: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from memb.training.io import write_bytes_atomic
+    from memb.training.io import write_figure_atomic
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=150)
     for form, style in (("printed", "-o"), ("lemmas", "--s")):
@@ -121,15 +121,6 @@ def plot_bound(a: Analysis, out: str | Path) -> list[Path]:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    out = Path(out)
-    paths = []
-    for suffix in (".png", ".svg"):
-        import io
-
-        buf = io.BytesIO()
-        fig.savefig(buf, format=suffix[1:])
-        path = out.with_suffix(suffix)
-        write_bytes_atomic(path, buf.getvalue())
-        paths.append(path)
+    paths = write_figure_atomic(fig, Path(out))
     plt.close(fig)
     return paths

@@ -49,10 +49,11 @@ def save(run_dir: Path, step: int, parts: dict[str, Writer], *, keep: int = 2) -
     """Write a checkpoint for `step`; `parts` maps file names to functions that write the file's bytes."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    recover(run_dir)
+    for leftover in root.glob(".*.tmp"):  # half-written by a process that was killed (one writer per run: the lock)
+        shutil.rmtree(leftover, ignore_errors=True)
     final = root / f"{step:010d}"
     tmp = root / f".{step:010d}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     tmp.mkdir()
     manifest = {"step": step, "files": {}}
     for name, write in parts.items():
@@ -75,9 +76,24 @@ def save(run_dir: Path, step: int, parts: dict[str, Writer], *, keep: int = 2) -
     else:
         os.replace(tmp, final)
     _fsync_dir(root)
+    # checkpoints past this step are from before a resume that went back past them (they were damaged): superseded
+    for later in [p for p in complete_checkpoints(run_dir) if int(p.name) > step]:
+        shutil.rmtree(later, ignore_errors=True)
     for stale in complete_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         shutil.rmtree(stale, ignore_errors=True)
     return final
+
+
+def recover(run_dir: Path) -> None:
+    """Finish a same-step replacement that a kill interrupted: `.STEP.old` is the previous checkpoint of STEP, put
+    back when the new one never arrived, and deleted when it did. Only under the run directory's lock."""
+    root = Path(run_dir) / "checkpoints"
+    for old in root.glob(".*.old"):
+        final = root / old.name[1:-4]
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final)
 
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:
@@ -110,7 +126,9 @@ def verify(path: Path) -> str | None:
 
 
 def latest(run_dir: Path) -> Path | None:
-    """The newest checkpoint that verifies; damaged newer ones are reported on stderr and skipped."""
+    """The newest checkpoint that verifies; damaged newer ones are reported on stderr and skipped. The caller holds
+    the run directory's lock (it may finish a replacement that a kill interrupted)."""
+    recover(run_dir)
     for path in reversed(complete_checkpoints(run_dir)):
         problem = verify(path)
         if problem is None:

@@ -49,6 +49,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def write_figure_atomic(fig, out: Path) -> list[Path]:
+    """A matplotlib figure as OUT.png and OUT.svg, each rendered in memory and then written atomically."""
+    paths = []
+    for suffix in (".png", ".svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix[1:])
+        path = Path(out).with_suffix(suffix)
+        write_bytes_atomic(path, buf.getvalue())
+        paths.append(path)
+    return paths
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 

@@ -47,6 +47,7 @@ from memb.training.trainer import (
     _lower_and_compile,
     _Run,
     build_agent,
+    check_run_dir,
     prepare,
     update_jobs,
 )
@@ -85,6 +86,11 @@ def train_seeds(
         raise RunDirError(f"seeds {list(seeds)} repeat a seed; pass distinct seeds such as 0-4")
     if groups is not None and (not isinstance(groups, int) or groups < 1):
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    for out in map(Path, outs):  # every seed's directory checked before any is made, so a bad one leaves no others
+        if not resume:
+            check_run_dir(out, overwrite)
+        elif not (out / "config.json").is_file():
+            raise RunDirError(f"{out} has no config.json to resume; start it with `memb train --seeds`")
     probe = make_env(env if env is not None else config.train.env)
     agent = build_agent(config, probe)
     probe.close()
@@ -128,6 +134,7 @@ def _restore_common_step(runs: list[_Run]) -> None:
     steps: list[dict[int, Path]] = []
     for run in runs:
         found = {}
+        checkpoint.recover(run.out)
         for path in checkpoint.complete_checkpoints(run.out):
             if checkpoint.verify(path) is None:
                 found[json.loads((path / "loop.json").read_text())["step"]] = path

@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 
 import flax.serialization
+import gymnasium as gym
 import jax
 import numpy as np
 
@@ -217,6 +218,9 @@ def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, re
     if resume:
         if not (out / "config.json").is_file():
             raise RunDirError(f"{out} has no config.json to resume; start it with `memb train --out {out}`")
+        saved = read_run_config(out).train.steps
+        if tc.steps < saved:  # config.json is rewritten below: a shorter run would no longer fit its checkpoints
+            raise RunDirError(f"{out} was started for {saved} steps; on resume --steps may only grow (got {tc.steps})")
     else:
         check_run_dir(out, overwrite)
     source = env if env is not None else tc.env
@@ -260,7 +264,7 @@ def lock_run_dir(out: Path) -> DirectoryLock:
 
 def _fresh(source):
     """A second env from a factory; an env instance can't be copied, so evaluation then shares nothing with it."""
-    if callable(source) and not hasattr(source, "step"):
+    if callable(source) and not isinstance(source, gym.Env):  # a function, or the env's class itself
         return source
     raise EnvError("pass env as an id or a factory (not an instance) so that evaluation gets its own envs")
 
