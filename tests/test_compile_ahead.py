@@ -207,13 +207,13 @@ def test_the_jobs_are_the_programs_the_loop_will_call_and_when(tmp_path):
         assert updates == [(15, 0), (200, 0), (300, 250)]  # only the unrolled one waits for a release
     finally:
         run.close()
-    # a buffer smaller than a batch: no update ever runs, none is compiled; a run shorter than an epoch evaluates at
-    # its last step
-    run = _run_for_jobs(tmp_path, buffer_size=8, steps=150)
+    # a run shorter than a batch (its buffer never holds one): no update ever runs, none is compiled; a run shorter
+    # than an epoch evaluates at its last step (a buffer_size below the batch is refused: test_user_envs)
+    run = _run_for_jobs(tmp_path, steps=15)
     try:
         jobs = _jobs(run)
         assert not [name for _, name in jobs if name.startswith("the update")]
-        assert (149, "the evaluation's action") in jobs
+        assert (14, "the evaluation's action") in jobs
     finally:
         run.close()
 

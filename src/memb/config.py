@@ -7,6 +7,7 @@ bad value fails where it is made, with one line that names the field, the value 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -66,9 +67,21 @@ def _number(name: str, value: Any, integer: bool) -> None:
 # Building configs from loose values (CLI strings, TOML, JSON)
 
 
+@functools.cache
 def field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def normalize(config: Any) -> None:
+    """For a config's `__post_init__`: a list given for a tuple field becomes a tuple (so that the frozen config
+    stays hashable), and a bool field must hold a bool (a string such as "false" would be truthy)."""
+    for name, kind in field_types(type(config)).items():
+        value = getattr(config, name)
+        if typing.get_origin(kind) is tuple and isinstance(value, list):
+            object.__setattr__(config, name, tuple(value))
+        elif kind is bool and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False, got {value!r}")
 
 
 def coerce(cls: type, name: str, value: Any) -> Any:

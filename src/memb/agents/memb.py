@@ -103,6 +103,7 @@ class MEMBConfig:
     round_updates: Literal["sequential", "simultaneous"] = "sequential"
 
     def __post_init__(self) -> None:
+        cfg.normalize(self)
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
         cfg.non_negative("alpha", self.alpha)
         cfg.in_range("tau", self.tau, 0.0, 1.0, closed_high=True)

@@ -47,6 +47,7 @@ class SACConfig:
     log_std_bound: Literal["clip", "tanh"] = "clip"  # SAC's code clips the policy's log-std to [-20, 2]; tanh: MEMB's
 
     def __post_init__(self) -> None:
+        cfg.normalize(self)
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
         cfg.in_range("tau", self.tau, 0.0, 1.0, closed_high=True)
         cfg.positive("batch_size", self.batch_size, integer=True)

@@ -54,6 +54,7 @@ class TD3Config:
     random_steps: int = 25_000  # uniformly random actions first, no updates meanwhile
 
     def __post_init__(self) -> None:
+        cfg.normalize(self)
         cfg.in_range("gamma", self.gamma, 0.0, 1.0)
         cfg.in_range("tau", self.tau, 0.0, 1.0, closed_high=True)
         cfg.positive("batch_size", self.batch_size, integer=True)

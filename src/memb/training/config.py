@@ -27,6 +27,7 @@ class TrainConfig:
     compile_ahead: bool = True  # compile what the loop needs later on background threads (training/ahead.py)
 
     def __post_init__(self) -> None:
+        cfg.normalize(self)
         if not isinstance(self.env, str) or not self.env:
             raise cfg.ConfigError(f"env must be a Gymnasium id such as Pendulum-v1, got {self.env!r}")
         cfg.non_negative("seed", self.seed, integer=True)
@@ -57,8 +58,22 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         cfg.one_of("algo", self.algo, tuple(AGENTS))
+        if not isinstance(self.train, TrainConfig):
+            raise cfg.ConfigError(f"train must be a TrainConfig, got {type(self.train).__name__}")
         if self.agent is None:
             object.__setattr__(self, "agent", AGENTS[self.algo].Config())
+        expected = AGENTS[self.algo].Config
+        if not isinstance(self.agent, expected):
+            raise cfg.ConfigError(
+                f"agent is a {type(self.agent).__name__} but algo {self.algo!r} takes a {expected.__name__}; "
+                "pass the algo that matches the agent's config"
+            )
+        batch = getattr(self.agent, "batch_size", None)
+        if batch is not None and batch > self.train.buffer_size:
+            raise cfg.ConfigError(
+                f"batch_size {batch} is larger than buffer_size {self.train.buffer_size}: no batch could be sampled; "
+                "lower batch_size or raise buffer_size"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"algo": self.algo, "train": cfg.to_dict(self.train), "agent": cfg.to_dict(self.agent)}

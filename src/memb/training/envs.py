@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ class EnvError(ValueError):
 
 
 EnvSource = str | Callable[[], gym.Env] | gym.Env
+EVAL_STEP_CAP = 10_000  # an evaluation episode of an env without a TimeLimit is cut here (make_env warns of it)
 
 
 def make_env(source: EnvSource, **kwargs) -> gym.Env:
@@ -33,9 +35,26 @@ def make_env(source: EnvSource, **kwargs) -> gym.Env:
                 "check the id with `python -c 'import gymnasium; gymnasium.pprint_registry()'`"
             ) from None
         except ModuleNotFoundError as e:
-            raise EnvError(f"cannot make environment {source!r}: module {e.name!r} is not installed") from None
+            what = f"module {e.name!r} is not installed" if e.name else str(e)
+            raise EnvError(f"cannot make environment {source!r}: {what}") from None
     check_env_spaces(env, _name(source, env))
+    if not has_time_limit(env) and _name(source, env) not in _warned_no_limit:
+        _warned_no_limit.add(_name(source, env))
+        print(
+            f"memb: warning: {_name(source, env)} has no time limit, so evaluation cuts its episodes at "
+            f"{EVAL_STEP_CAP} steps; "
+            "register it with max_episode_steps or wrap it with gymnasium.wrappers.TimeLimit to choose",
+            file=sys.stderr,
+        )
     return env
+
+
+_warned_no_limit: set[str] = set()
+
+
+def has_time_limit(env: gym.Env) -> bool:
+    """Whether a TimeLimit wrapper ends `env`'s episodes (a registered id with max_episode_steps has one)."""
+    return _time_limit(env) is not None
 
 
 _shown_mujoco_warnings: set[str] = set()
@@ -70,6 +89,11 @@ def check_env_spaces(env: gym.Env, name: str) -> None:
     act, obs = env.action_space, env.observation_space
     if not isinstance(act, gym.spaces.Box):
         raise EnvError(f"{name} has a {type(act).__name__} action space; MEMB needs a continuous Box action space")
+    if len(act.shape) != 1 or not np.issubdtype(act.dtype, np.floating):
+        raise EnvError(
+            f"{name} has action space {act}; MEMB needs a 1-D floating-point Box: wrap the env with "
+            "gymnasium.wrappers.TransformAction to map a flat float Box onto it"
+        )
     if not (np.all(np.isfinite(act.low)) and np.all(np.isfinite(act.high))):
         raise EnvError(
             f"{name} has an unbounded action space; wrap it with gymnasium.wrappers.ClipAction "
@@ -88,10 +112,11 @@ class ActionScaler:
     def __init__(self, space: gym.spaces.Box):
         self.low = space.low.astype(np.float64)
         self.high = space.high.astype(np.float64)
+        self.dtype = space.dtype  # in the space's own precision: float32 rounding could step outside a float64 box
 
     def to_env(self, action: np.ndarray) -> np.ndarray:
         action = np.clip(action, -1.0, 1.0)
-        return (self.low + 0.5 * (action + 1.0) * (self.high - self.low)).astype(np.float32)
+        return (self.low + 0.5 * (action + 1.0) * (self.high - self.low)).astype(self.dtype)
 
 
 # ---------------------------------------------------------------------------------------- env state
@@ -144,6 +169,10 @@ def get_env_state(env: gym.Env) -> dict | None:
         return captured
     if hasattr(u, "state"):
         captured["attrs"] = {name: _to_json(getattr(u, name)) for name in _CLASSIC_ATTRS if hasattr(u, name)}
+        try:
+            json.dumps(captured["attrs"])
+        except (TypeError, ValueError):  # a user env's `state` that JSON can't hold (a method, an object)
+            return None
         return captured
     return None
 

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 from memb.agents.common import Batch
-from memb.training.envs import ActionScaler
+from memb.training.envs import EVAL_STEP_CAP, ActionScaler, has_time_limit
 
 MAX_TRANSITIONS = 10_000  # held-out transitions an evaluation keeps for the model error
 
@@ -47,7 +47,10 @@ def evaluate(
     """
     scaler = ActionScaler(envs[0].action_space)
     n = len(envs)
+    # float64 holds any env's observations exactly (an int array from reset would truncate the later float ones)
     obs = np.stack([env.reset(seed=None if seeds is None else seeds[i])[0] for i, env in enumerate(envs)])
+    obs = obs.astype(np.float64)
+    caps = [np.inf if has_time_limit(env) else EVAL_STEP_CAP for env in envs]
     returns, lengths = np.zeros(n), np.zeros(n, np.int64)
     active = np.ones(n, bool)
     stored: list[tuple] = []
@@ -63,7 +66,7 @@ def evaluate(
             returns[i] += reward
             lengths[i] += 1
             obs[i] = next_obs
-            if terminated or truncated:
+            if terminated or truncated or lengths[i] >= caps[i]:
                 active[i] = False
     transitions = None
     if stored:
