@@ -82,6 +82,15 @@ def test_an_env_state_json_cannot_hold_is_not_captured():
     assert "attrs" in get_env_state(pendulum)
 
 
+def test_seeds_in_one_process_refuse_an_env_instance_before_touching_it(tmp_path):
+    from memb.training.multiseed import train_seeds
+
+    env = EndlessEnv()
+    with pytest.raises(EnvError, match="not an instance"):
+        train_seeds(RunConfig(), [0, 1], [tmp_path / "a", tmp_path / "b"], env=env)
+    assert not (tmp_path / "a").exists()
+
+
 def test_a_missing_module_is_named():
     with pytest.raises(EnvError, match="No module named 'memb_no_such_pkg'"):
         make_env("memb_no_such_pkg:Foo-v0")
@@ -100,3 +109,6 @@ def test_configs_built_in_python_are_checked_where_they_are_made():
         TrainConfig(trim_memory=1)
     config = MEMBConfig(policy_hidden=[64, 64])
     assert config.policy_hidden == (64, 64) and hash(config) == hash(MEMBConfig(policy_hidden=(64, 64)))
+    train_config = TrainConfig(seed=np.arange(3)[2], stop_return=None)
+    assert type(train_config.seed) is int and train_config.seed == 2
+    assert type(MEMBConfig(alpha=np.float32(0.25)).alpha) is float

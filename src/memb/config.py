@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 import types
 import typing
 from typing import Any
@@ -75,13 +76,18 @@ def field_types(cls: type) -> dict[str, Any]:
 
 def normalize(config: Any) -> None:
     """For a config's `__post_init__`: a list given for a tuple field becomes a tuple (so that the frozen config
-    stays hashable), and a bool field must hold a bool (a string such as "false" would be truthy)."""
+    stays hashable), a NumPy number (a seed from np.arange) becomes Python's (so that config.json can hold it), and
+    a bool field must hold a bool (a string such as "false" would be truthy)."""
     for name, kind in field_types(type(config)).items():
         value = getattr(config, name)
         if typing.get_origin(kind) is tuple and isinstance(value, list):
             object.__setattr__(config, name, tuple(value))
         elif kind is bool and not isinstance(value, bool):
             raise ConfigError(f"{name} must be True or False, got {value!r}")
+        elif kind is int and isinstance(value, numbers.Integral) and not isinstance(value, int):
+            object.__setattr__(config, name, int(value))
+        elif kind is float and isinstance(value, numbers.Real) and not isinstance(value, (int, float)):
+            object.__setattr__(config, name, float(value))
 
 
 def coerce(cls: type, name: str, value: Any) -> Any:

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,7 +40,7 @@ from memb.training import checkpoint
 from memb.training.ahead import Job, Shared, compiled_ahead
 from memb.training.buffer import check_buffer_fits
 from memb.training.config import RunConfig
-from memb.training.envs import make_env
+from memb.training.envs import EnvError, make_env
 from memb.training.trainer import (
     Interrupted,
     RunDirError,
@@ -86,6 +87,8 @@ def train_seeds(
         raise RunDirError(f"seeds {list(seeds)} repeat a seed; pass distinct seeds such as 0-4")
     if groups is not None and (not isinstance(groups, int) or groups < 1):
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    if isinstance(env, gym.Env):
+        raise EnvError("pass env as an id or a factory (not an instance): every seed and evaluation needs its own")
     for out in map(Path, outs):  # every seed's directory checked before any is made, so a bad one leaves no others
         if not resume:
             check_run_dir(out, overwrite)
