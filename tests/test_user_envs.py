@@ -91,6 +91,13 @@ def test_seeds_in_one_process_refuse_an_env_instance_before_touching_it(tmp_path
     assert not (tmp_path / "a").exists()
 
 
+def test_a_factory_that_returns_one_env_twice_is_refused(tmp_path):
+    shared = EndlessEnv()
+    with pytest.raises(EnvError, match="returned one env twice"):
+        train(RunConfig(agent=tiny_config()), tmp_path / "run", env=lambda: shared, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_missing_module_is_named():
     with pytest.raises(EnvError, match="No module named 'memb_no_such_pkg'"):
         make_env("memb_no_such_pkg:Foo-v0")
@@ -109,6 +116,12 @@ def test_configs_built_in_python_are_checked_where_they_are_made():
         TrainConfig(trim_memory=1)
     config = MEMBConfig(policy_hidden=[64, 64])
     assert config.policy_hidden == (64, 64) and hash(config) == hash(MEMBConfig(policy_hidden=(64, 64)))
+    for bad in (float("nan"), "high"):
+        with pytest.raises(ConfigError, match="target_entropy must be a finite number"):
+            MEMBConfig(target_entropy=bad)
+    with pytest.raises(ConfigError, match="the models would never train"):
+        MEMBConfig(model_update_in_rounds=False, model_updates_per_step=0)
+    MEMBConfig(model_update_in_rounds=False, model_updates_per_step=0, true_model="pendulum")  # B.3 needs none
     train_config = TrainConfig(seed=np.arange(3)[2], stop_return=None)
     assert type(train_config.seed) is int and train_config.seed == 2
     assert type(MEMBConfig(alpha=np.float32(0.25)).alpha) is float

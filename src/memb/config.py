@@ -76,8 +76,9 @@ def field_types(cls: type) -> dict[str, Any]:
 
 def normalize(config: Any) -> None:
     """For a config's `__post_init__`: a list given for a tuple field becomes a tuple (so that the frozen config
-    stays hashable), a NumPy number (a seed from np.arange) becomes Python's (so that config.json can hold it), and
-    a bool field must hold a bool (a string such as "false" would be truthy)."""
+    stays hashable), a NumPy number (a seed from np.arange) becomes Python's (so that config.json can hold it), a
+    bool field must hold a bool (a string such as "false" would be truthy), and an optional number, when given, must
+    be a finite one."""
     for name, kind in field_types(type(config)).items():
         value = getattr(config, name)
         if typing.get_origin(kind) is tuple and isinstance(value, list):
@@ -88,6 +89,10 @@ def normalize(config: Any) -> None:
             object.__setattr__(config, name, int(value))
         elif kind is float and isinstance(value, numbers.Real) and not isinstance(value, (int, float)):
             object.__setattr__(config, name, float(value))
+        elif typing.get_origin(kind) in (typing.Union, types.UnionType) and value is not None:
+            number = [a for a in typing.get_args(kind) if a in (int, float)]  # an optional number: when given, finite
+            if number:
+                _number(name, value, number[0] is int)
 
 
 def coerce(cls: type, name: str, value: Any) -> Any:

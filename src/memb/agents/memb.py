@@ -142,6 +142,11 @@ class MEMBConfig:
         if self.policy_gradient == "real" and self.true_model:
             raise cfg.ConfigError("policy_gradient real and true_model exclude each other; drop one of them")
         cfg.positive("alpha_lr", self.alpha_lr)
+        models_used = not self.true_model or self.value_expansion_horizon > 1
+        if models_used and not self.model_update_in_rounds and self.model_updates_per_step == 0:
+            raise cfg.ConfigError(
+                "the models would never train: set model_updates_per_step >= 1 or model_update_in_rounds true"
+            )
         if self.auto_alpha and self.alpha <= 0:
             raise cfg.ConfigError(f"auto_alpha tunes log α from alpha's value; set alpha > 0, got {self.alpha}")
 
