@@ -250,7 +250,8 @@ def build_parser(algo: str | None = None) -> argparse.ArgumentParser:
         "report",
         help="a Markdown table of returns at step budgets",
         description="Mean ± std and IQM with a 95%% stratified-bootstrap interval at each budget, beside the paper's "
-        "and public SAC numbers where they exist.",
+        "and public SAC numbers where they exist. A budget's row takes each run's last evaluation at or before it, "
+        "from the runs that reached it (the runs column counts them).",
     )
     report.add_argument("runs", nargs="+", help="run directories, or directories that hold them")
     report.add_argument("--steps", default="100000,200000,300000", help="budgets (default: 100000,200000,300000)")
