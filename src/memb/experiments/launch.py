@@ -2,8 +2,9 @@
 
 The experiment directory holds experiment.json (the grid), index.csv (one row per run: status, step, last return)
 and one run directory per run. Running the same experiment again skips the runs that finished, resumes the ones
-that stopped from their newest checkpoint (a run killed with the coordinator resumes bit-identical), and reruns
-the ones that failed. A failing run is recorded in the index with its one-line error; the others go on.
+that stopped from their newest checkpoint (a run killed with the coordinator resumes bit-identical), and the ones
+that failed from theirs too (starting over when they have none). A failing run is recorded in the index with its
+one-line error; the others go on.
 Only the coordinator writes index.csv and experiment.json, atomically; each run writes only its own directory.
 """
 
