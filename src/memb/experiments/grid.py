@@ -127,9 +127,10 @@ class Experiment:
             if not re.fullmatch(r"[A-Za-z0-9_.=+-]+", name):
                 raise cfg.ConfigError(f"{where}: configuration name {name!r} may hold only letters, digits and _.=+-")
         for name, table in [("grid", grid), *((f"configs.{n}", t) for n, t in configs.items())]:
-            for key in sorted(set(table) & {"env", "seed", "algo", "envs", "seeds", "algos"}):  # they are the axes
+            clash = sorted(set(table) & {"env", "seed", "algo", "envs", "seeds", "algos"})  # these are the axes
+            if clash:
                 raise cfg.ConfigError(
-                    f"{where}: [{name}] can't set {key}; list them in envs, seeds and algos at the top level"
+                    f"{where}: [{name}] can't set {clash[0]}; list them in envs, seeds and algos at the top level"
                 )
         kwargs["configs"] = {str(k): dict(v) for k, v in configs.items()}
         for key, vals in grid.items():
