@@ -48,7 +48,7 @@ from memb.training.trainer import (
     _lower_and_compile,
     _Run,
     build_agent,
-    check_run_dir,
+    check_out,
     prepare,
     update_jobs,
 )
@@ -90,10 +90,7 @@ def train_seeds(
     if isinstance(env, gym.Env):
         raise EnvError("pass env as an id or a factory (not an instance): every seed and evaluation needs its own")
     for out in map(Path, outs):  # every seed's directory checked before any is made, so a bad one leaves no others
-        if not resume:
-            check_run_dir(out, overwrite)
-        elif not (out / "config.json").is_file():
-            raise RunDirError(f"{out} has no config.json to resume; start it with `memb train --seeds`")
+        check_out(config, out, overwrite=overwrite, resume=resume)
     probe = make_env(env if env is not None else config.train.env)
     agent = build_agent(config, probe)
     probe.close()

@@ -100,6 +100,20 @@ class LoopState:
     restores: int = 0
 
 
+def check_out(config: RunConfig, out: Path, *, overwrite: bool, resume: bool) -> None:
+    """That `out` can take this run: a new run needs a free directory, a resumed one its config.json and no fewer
+    steps (config.json is rewritten: a shorter run would no longer fit its checkpoints)."""
+    if not resume:
+        return check_run_dir(out, overwrite)
+    if not (out / "config.json").is_file():
+        raise RunDirError(f"{out} has no config.json to resume; start it with `memb train --out {out}`")
+    saved = read_run_config(out).train.steps
+    if config.train.steps < saved:
+        raise RunDirError(
+            f"{out} was started for {saved} steps; on resume --steps may only grow (got {config.train.steps})"
+        )
+
+
 def check_run_dir(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out} is a file; choose a directory path")
@@ -215,14 +229,7 @@ def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, re
     """Validate, make the envs and the agent (or share `agent`), and only then the run directory with its config."""
     tc = config.train
     out = Path(out)
-    if resume:
-        if not (out / "config.json").is_file():
-            raise RunDirError(f"{out} has no config.json to resume; start it with `memb train --out {out}`")
-        saved = read_run_config(out).train.steps
-        if tc.steps < saved:  # config.json is rewritten below: a shorter run would no longer fit its checkpoints
-            raise RunDirError(f"{out} was started for {saved} steps; on resume --steps may only grow (got {tc.steps})")
-    else:
-        check_run_dir(out, overwrite)
+    check_out(config, out, overwrite=overwrite, resume=resume)
     source = env if env is not None else tc.env
     train_env = make_env(source)
     eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
