@@ -99,7 +99,7 @@ def test_a_grid_axis_on_env_from_the_command_line_is_refused(tmp_path, capsys):
         ["experiment", "--grid", "env=Pendulum-v1,InvertedPendulum-v5", "--dry-run", "--out", str(tmp_path / "e")],
         capsys,
     )
-    one_line_error(code, err, "can't set env; list them in envs, seeds and algos")
+    one_line_error(code, err, "can't set env; give envs, seeds and algos")
 
 
 def test_an_experiment_checks_its_env_ids_and_ray_before_writing(tmp_path, capsys, monkeypatch):

@@ -67,6 +67,33 @@ def test_a_bad_value_names_the_run_it_belongs_to():
         Experiment.from_values({"grid": {"alpha": 0.1}})
 
 
+def test_an_experiment_built_directly_is_validated_as_one_from_values():
+    """Experiment(...) in Python, as the ablations build it, gets the checks of a file's grid; lists become tuples."""
+    exp = Experiment(envs=["Pendulum-v1"], seeds=[0, 2], grid={"alpha": [0.1, 0.2]})
+    assert (exp.envs, exp.seeds, exp.grid) == (("Pendulum-v1",), (0, 2), {"alpha": (0.1, 0.2)})
+    bad = [
+        (dict(envs="Pendulum-v1"), "envs must be a non-empty tuple"),  # would have been a grid over its letters
+        (dict(seeds=(0, -1)), "seeds must be a non-empty tuple of integers >= 0"),
+        (dict(seeds=(1, 1)), "repeats a seed"),
+        (dict(algos=("memb", "memb")), "algos repeats"),
+        (dict(preset="papers"), "preset must be one of"),
+        (dict(budget=1.5), r"budget must be in \[0.0, 1.0\]"),
+        (dict(budget=0), "budget must be > 0"),
+        (dict(configs={"..": {}}), "configuration name '..'"),  # a run directory outside the experiment's
+        (dict(configs={"a/b": {}}), "configuration name 'a/b'"),
+        (dict(configs={"x": 0.1}), r"\[configs.x\] must be a table"),
+        (dict(grid={"alpha": 0.1}), "grid axis alpha must be a non-empty list"),
+        (dict(grid=[("alpha", [0.1])]), r"\[grid\] must be a table"),
+        (dict(common={"env": "HalfCheetah-v5"}), "the common settings can't set env"),  # silently lost before
+        (dict(configs={"x": {"seed": 3}}), r"\[configs.x\] can't set seed"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            Experiment(**kwargs)
+    with pytest.raises(ConfigError, match=r"the experiment: \[grid\] can't set env"):  # from_values adds where
+        Experiment.from_values({"grid": {"env": ["Pendulum-v1"]}})
+
+
 def test_core_shares_split_the_cores_evenly():
     assert core_shares(2, [0, 1, 2, 3]) == [[0, 2], [1, 3]]
     assert core_shares(3, [0, 1]) == [[0], [1]]

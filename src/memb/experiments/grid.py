@@ -81,6 +81,52 @@ class Experiment:
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Validate the axes as they are, whether from `from_values` or built directly (lists become tuples)."""
+        for key in ("envs", "algos"):
+            names = getattr(self, key)
+            if isinstance(names, list):
+                names = tuple(names)
+            if not isinstance(names, tuple) or not names or not all(isinstance(n, str) and n for n in names):
+                raise cfg.ConfigError(f"{key} must be a non-empty tuple of names such as ('memb',); got {names!r}")
+            if len(set(names)) != len(names):
+                raise cfg.ConfigError(f"{key} repeats a value: {names!r}")
+            object.__setattr__(self, key, names)
+        seeds = tuple(self.seeds) if isinstance(self.seeds, list) else self.seeds
+        if (
+            not isinstance(seeds, tuple)
+            or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        ):
+            raise cfg.ConfigError(f"seeds must be a non-empty tuple of integers >= 0 such as (0, 1, 2); got {seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise cfg.ConfigError(f"seeds repeats a seed: {seeds!r}")
+        object.__setattr__(self, "seeds", seeds)
+        cfg.one_of("preset", self.preset, ("paper", "none"))
+        cfg.in_range("budget", self.budget, 0.0, 1.0, closed_high=True)
+        if self.budget == 0:
+            raise cfg.ConfigError("budget must be > 0 (a fraction of the paper's steps)")
+        for name in ("common", "configs", "grid"):
+            if not isinstance(getattr(self, name), dict):
+                raise cfg.ConfigError(f"[{name}] must be a table (a dict); got {getattr(self, name)!r}")
+        for name, overrides in self.configs.items():
+            if not isinstance(overrides, dict):
+                raise cfg.ConfigError(f"[configs.{name}] must be a table of settings; got {overrides!r}")
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.=+-]+", name) or name in (".", ".."):
+                raise cfg.ConfigError(f"configuration name {name!r} may hold only letters, digits and _.=+-")
+        grid = {}
+        for key, vals in self.grid.items():
+            if not isinstance(vals, (list, tuple)) or not vals:
+                raise cfg.ConfigError(f"grid axis {key} must be a non-empty list of values; got {vals!r}")
+            grid[key] = tuple(vals)
+        object.__setattr__(self, "grid", grid)
+        tables = [("the common settings", self.common), ("[grid]", self.grid)]
+        tables += [(f"[configs.{n}]", t) for n, t in self.configs.items()]
+        for where, table in tables:
+            clash = sorted(set(table) & {"env", "seed", "algo", "envs", "seeds", "algos"})  # the axes
+            if clash:
+                raise cfg.ConfigError(f"{where} can't set {clash[0]}; give envs, seeds and algos at the top level")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "envs": list(self.envs),
@@ -113,32 +159,13 @@ class Experiment:
             kwargs["preset"] = str(values.pop("preset"))
         if "budget" in values:
             kwargs["budget"] = cfg.coerce(cls, "budget", values.pop("budget"))
-            cfg.in_range("budget", kwargs["budget"], 0.0, 1.0, closed_high=True)
-            if kwargs["budget"] == 0:
-                raise cfg.ConfigError("budget must be > 0 (a fraction of the paper's steps)")
-        configs = values.pop("configs", {})
-        grid = values.pop("grid", {})
-        for name, table in (("configs", configs), ("grid", grid)):
-            if not isinstance(table, dict):
-                raise cfg.ConfigError(f"{where}: [{name}] must be a table")
-        for name, overrides in configs.items():
-            if not isinstance(overrides, dict):
-                raise cfg.ConfigError(f"{where}: [configs.{name}] must be a table of settings")
-            if not re.fullmatch(r"[A-Za-z0-9_.=+-]+", name):
-                raise cfg.ConfigError(f"{where}: configuration name {name!r} may hold only letters, digits and _.=+-")
-        for name, table in [("grid", grid), *((f"configs.{n}", t) for n, t in configs.items())]:
-            clash = sorted(set(table) & {"env", "seed", "algo", "envs", "seeds", "algos"})  # these are the axes
-            if clash:
-                raise cfg.ConfigError(
-                    f"{where}: [{name}] can't set {clash[0]}; list them in envs, seeds and algos at the top level"
-                )
-        kwargs["configs"] = {str(k): dict(v) for k, v in configs.items()}
-        for key, vals in grid.items():
-            if not isinstance(vals, (list, tuple)) or not vals:
-                raise cfg.ConfigError(f"{where}: grid axis {key} must be a non-empty list of values")
-        kwargs["grid"] = {str(k): tuple(v) for k, v in grid.items()}
+        kwargs["configs"] = values.pop("configs", {})
+        kwargs["grid"] = values.pop("grid", {})
         kwargs["common"] = values
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except cfg.ConfigError as e:
+            raise cfg.ConfigError(f"{where}: {e}") from None
 
 
 def read_experiment_file(path: str | Path) -> dict[str, Any]:
