@@ -54,3 +54,11 @@ def test_stochastic_ddpg_actions_follow_each_calls_batch(tmp_path):
         action = agent.act(obs, deterministic=False)
         assert action.shape == (n, 1) if n > 1 else action.shape == (1,)
         assert np.abs(action).max() <= 2.0
+
+
+def test_a_lambda_factory_is_named_custom_and_a_named_one_by_its_name():
+    """A lambda's __name__ is "<lambda>": no name for a run directory. Neither label is a registered id, so a
+    factory's env gets no paper preset that names another task."""
+    assert Agent(lambda: gym.make("Pendulum-v1"), **TINY).out.as_posix() == "runs/custom-memb-s0"
+    named = Agent(make_pendulum, seed=2, **TINY)
+    assert named.out.as_posix() == "runs/make_pendulum-memb-s2" and named.config.train.env == "make_pendulum"

@@ -10,7 +10,7 @@ from memb.agents.memb import MEMB, MEMBConfig
 from memb.agents.sac import SACConfig
 from memb.config import ConfigError
 from memb.training import EnvError, RunConfig, TrainConfig, evaluation, make_env, train
-from memb.training.envs import ActionScaler, get_env_state
+from memb.training.envs import ActionScaler, check_env_label, get_env_state
 from memb.training.evaluation import evaluate
 
 from conftest import tiny_config
@@ -33,7 +33,7 @@ class EndlessEnv(gym.Env):
 def test_an_env_class_without_time_limit_trains_and_its_evaluations_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(evaluation, "EVAL_STEP_CAP", 30)
     run = RunConfig(
-        train=TrainConfig(steps=40, epoch_length=20, eval_episodes=2),
+        train=TrainConfig(env="endless", steps=40, epoch_length=20, eval_episodes=2),
         agent=tiny_config(random_steps=10, model_warmup_steps=10, batch_size=4),
     )
     result = train(run, tmp_path / "run", env=EndlessEnv, progress=False, tensorboard=False)  # the class itself
@@ -94,7 +94,12 @@ def test_seeds_in_one_process_refuse_an_env_instance_before_touching_it(tmp_path
 def test_a_factory_that_returns_one_env_twice_is_refused(tmp_path):
     shared = EndlessEnv()
     with pytest.raises(EnvError, match="returned one env twice"):
-        train(RunConfig(agent=tiny_config()), tmp_path / "run", env=lambda: shared, progress=False)
+        train(
+            RunConfig(train=TrainConfig(env="endless"), agent=tiny_config()),
+            tmp_path / "run",
+            env=lambda: shared,
+            progress=False,
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -125,3 +130,16 @@ def test_configs_built_in_python_are_checked_where_they_are_made():
     train_config = TrainConfig(seed=np.arange(3)[2], stop_return=None)
     assert type(train_config.seed) is int and train_config.seed == 2
     assert type(MEMBConfig(alpha=np.float32(0.25)).alpha) is float
+
+
+def test_a_factory_under_another_registered_id_is_refused_before_anything_is_written(tmp_path):
+    """A config resolved for Pendulum-v1 (the default env, with its paper preset) must not train a user's env under
+    that name: config.json would record the wrong env."""
+    with pytest.raises(EnvError, match="the config is for Pendulum-v1 .* makes EndlessEnv; resolve the config"):
+        train(RunConfig(agent=tiny_config()), tmp_path / "run", env=EndlessEnv, progress=False)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(EnvError, match="makes InvertedPendulum-v5"):
+        check_env_label("Pendulum-v1", lambda: None, gym.make("InvertedPendulum-v5"))
+    check_env_label("Pendulum-v1", lambda: None, gym.make("Pendulum-v1", g=9.0))  # the same task, made by the user
+    check_env_label("endless", EndlessEnv, EndlessEnv())  # a label of the user's own: any env
+    check_env_label("Pendulum-v1", "Pendulum-v1", EndlessEnv())  # an id: memb made the env itself

@@ -40,7 +40,8 @@ class Agent:
         seed: int = 0,
         **overrides: Any,
     ):
-        env_id = env if isinstance(env, str) else getattr(env, "__name__", "custom")
+        name = getattr(env, "__name__", "")  # a factory's or class's own name; not a lambda's "<lambda>"
+        env_id = env if isinstance(env, str) else name if name.isidentifier() else "custom"
         self.config, _ = resolve({**overrides, "env": env_id, "seed": seed}, algo=algo, preset=preset)
         self.env_source = env
         self.out = Path(out) if out is not None else Path("runs") / f"{env_id.replace(':', '_')}-{algo}-s{seed}"

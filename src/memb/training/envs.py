@@ -85,6 +85,20 @@ def _name(source: EnvSource, env: gym.Env) -> str:
     return env.spec.id if env.spec is not None else type(env).__name__
 
 
+def check_env_label(label: str, source: EnvSource, env: gym.Env) -> None:
+    """With an env factory, a config's `train.env` is only a label; a registered id there that is not the made env's
+    would have given the run that task's preset and recorded the wrong env in its config.json."""
+    if isinstance(source, str) or label not in gym.registry:
+        return
+    made = env.spec.id if env.spec is not None else None
+    if made != label:
+        raise EnvError(
+            f"the config is for {label} (its train.env) but the env factory makes "
+            f"{made or type(env.unwrapped).__name__}; resolve the config with env set to a name of your own, such as "
+            f"resolve({{'env': 'my-env'}}), or make the env in the factory with gymnasium.make({label!r})"
+        )
+
+
 def check_env_spaces(env: gym.Env, name: str) -> None:
     act, obs = env.action_space, env.observation_space
     if not isinstance(act, gym.spaces.Box):

@@ -40,7 +40,15 @@ from memb.training import checkpoint
 from memb.training.ahead import Job, compiled_ahead
 from memb.training.buffer import ReplayBuffer, check_buffer_fits
 from memb.training.config import RunConfig
-from memb.training.envs import ActionScaler, EnvError, EnvSource, get_env_state, make_env, set_env_state
+from memb.training.envs import (
+    ActionScaler,
+    EnvError,
+    EnvSource,
+    check_env_label,
+    get_env_state,
+    make_env,
+    set_env_state,
+)
 from memb.training.evaluation import MAX_TRANSITIONS, evaluate
 from memb.training.io import (
     LOCK_NAME,
@@ -232,6 +240,7 @@ def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, re
     check_out(config, out, overwrite=overwrite, resume=resume)
     source = env if env is not None else tc.env
     train_env = make_env(source)
+    check_env_label(tc.env, source, train_env)
     eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
     if len({id(e.unwrapped) for e in [train_env, *eval_envs]}) < 1 + len(eval_envs):
         raise EnvError("the env factory returned one env twice; it must make a new env on every call")
