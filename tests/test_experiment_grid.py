@@ -3,10 +3,12 @@
 import dataclasses
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from memb.config import ConfigError
+from memb.experiments.ablations import ABLATIONS
 from memb.experiments.grid import Experiment, expand, parse_seeds
 from memb.experiments.launch import classify, core_shares, group_seeds, run_experiment
 from memb.training import train
@@ -71,15 +73,21 @@ def test_an_experiment_built_directly_is_validated_as_one_from_values():
     """Experiment(...) in Python, as the ablations build it, gets the checks of a file's grid; lists become tuples."""
     exp = Experiment(envs=["Pendulum-v1"], seeds=[0, 2], grid={"alpha": [0.1, 0.2]})
     assert (exp.envs, exp.seeds, exp.grid) == (("Pendulum-v1",), (0, 2), {"alpha": (0.1, 0.2)})
+    assert Experiment(seeds=range(3)).seeds == Experiment(seeds=tuple(np.arange(3))).seeds == (0, 1, 2)
+    assert type(Experiment(seeds=[np.int64(4)]).seeds[0]) is int
     bad = [
         (dict(envs="Pendulum-v1"), "envs must be a non-empty tuple"),  # would have been a grid over its letters
-        (dict(seeds=(0, -1)), "seeds must be a non-empty tuple of integers >= 0"),
+        (dict(seeds=(0, -1)), "seeds must be integers >= 0"),
+        (dict(seeds=("0",)), "seeds must be integers >= 0"),
         (dict(seeds=(1, 1)), "repeats a seed"),
         (dict(algos=("memb", "memb")), "algos repeats"),
         (dict(preset="papers"), "preset must be one of"),
         (dict(budget=1.5), r"budget must be in \[0.0, 1.0\]"),
         (dict(budget=0), "budget must be > 0"),
-        (dict(configs={"..": {}}), "configuration name '..'"),  # a run directory outside the experiment's
+        (
+            dict(configs={"..": {}}),
+            "configuration name '..' .* not be . or ..",
+        ),  # a run directory outside the experiment's
         (dict(configs={"a/b": {}}), "configuration name 'a/b'"),
         (dict(configs={"x": 0.1}), r"\[configs.x\] must be a table"),
         (dict(grid={"alpha": 0.1}), "grid axis alpha must be a non-empty list"),
@@ -92,6 +100,16 @@ def test_an_experiment_built_directly_is_validated_as_one_from_values():
             Experiment(**kwargs)
     with pytest.raises(ConfigError, match=r"the experiment: \[grid\] can't set env"):  # from_values adds where
         Experiment.from_values({"grid": {"env": ["Pendulum-v1"]}})
+    with pytest.raises(ConfigError, match="seeds must be >= 0, got -1; pass a range"):
+        Experiment.from_values({"seeds": -1})
+
+
+def test_every_ablation_expands():
+    """The ablations build their Experiment directly; each one's names and settings must pass its checks."""
+    for name, study in ABLATIONS.items():
+        runs = expand(study.experiment((0, 1), 0.5))
+        assert len(runs) == 2 * len(study.configs) * len(study.envs), name
+        assert all(r.config.train.steps > 0 for r in runs)
 
 
 def test_core_shares_split_the_cores_evenly():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     if isinstance(value, bool):
         raise cfg.ConfigError(f"seeds must be a range such as 0-4 or a list such as 0,2,5, got {value!r}")
     if isinstance(value, int):
+        if value < 0:
+            raise cfg.ConfigError(f"seeds must be >= 0, got {value}; pass a range such as 0-4")
         return (value,)
     if isinstance(value, (list, tuple)):
         return tuple(s for v in value for s in parse_seeds(v))
@@ -83,22 +86,21 @@ class Experiment:
 
     def __post_init__(self) -> None:
         """Validate the axes as they are, whether from `from_values` or built directly (lists become tuples)."""
-        for key in ("envs", "algos"):
+        for key, example in (("envs", "('Pendulum-v1',)"), ("algos", "('memb', 'sac')")):
             names = getattr(self, key)
-            if isinstance(names, list):
-                names = tuple(names)
+            names = tuple(names) if isinstance(names, list) else names
             if not isinstance(names, tuple) or not names or not all(isinstance(n, str) and n for n in names):
-                raise cfg.ConfigError(f"{key} must be a non-empty tuple of names such as ('memb',); got {names!r}")
+                raise cfg.ConfigError(f"{key} must be a non-empty tuple of names such as {example}; got {names!r}")
             if len(set(names)) != len(names):
                 raise cfg.ConfigError(f"{key} repeats a value: {names!r}")
             object.__setattr__(self, key, names)
-        seeds = tuple(self.seeds) if isinstance(self.seeds, list) else self.seeds
-        if (
-            not isinstance(seeds, tuple)
-            or not seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
-        ):
-            raise cfg.ConfigError(f"seeds must be a non-empty tuple of integers >= 0 such as (0, 1, 2); got {seeds!r}")
+        seeds = self.seeds
+        integers = isinstance(seeds, (list, tuple, range)) and all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds
+        )
+        seeds = tuple(int(s) for s in seeds) if integers else ()  # NumPy integers too, as TrainConfig takes them
+        if not seeds or min(seeds) < 0:
+            raise cfg.ConfigError(f"seeds must be integers >= 0 such as (0, 1, 2) or range(5); got {self.seeds!r}")
         if len(set(seeds)) != len(seeds):
             raise cfg.ConfigError(f"seeds repeats a seed: {seeds!r}")
         object.__setattr__(self, "seeds", seeds)
@@ -112,14 +114,17 @@ class Experiment:
         for name, overrides in self.configs.items():
             if not isinstance(overrides, dict):
                 raise cfg.ConfigError(f"[configs.{name}] must be a table of settings; got {overrides!r}")
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.=+-]+", name) or name in (".", ".."):
-                raise cfg.ConfigError(f"configuration name {name!r} may hold only letters, digits and _.=+-")
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.,=+-]+", name) or name in (".", ".."):
+                raise cfg.ConfigError(
+                    f"configuration name {name!r} must be made of letters, digits and _.,=+- and not be . or .."
+                )
         grid = {}
         for key, vals in self.grid.items():
             if not isinstance(vals, (list, tuple)) or not vals:
                 raise cfg.ConfigError(f"grid axis {key} must be a non-empty list of values; got {vals!r}")
             grid[key] = tuple(vals)
         object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "configs", {name: dict(table) for name, table in self.configs.items()})
         tables = [("the common settings", self.common), ("[grid]", self.grid)]
         tables += [(f"[configs.{n}]", t) for n, t in self.configs.items()]
         for where, table in tables:

@@ -90,12 +90,15 @@ def check_env_label(label: str, source: EnvSource, env: gym.Env) -> None:
     would have given the run that task's preset and recorded the wrong env in its config.json."""
     if isinstance(source, str) or label not in gym.registry:
         return
-    made = env.spec.id if env.spec is not None else None
+    # a wrapper's spec is a deep copy that is None when a wrapper's argument can't be copied; gym.make's own is kept
+    specs = [getattr(e, "spec", None) for e in (env, env.unwrapped)]
+    made = next((s.id for s in specs if s is not None), None)
     if made != label:
         raise EnvError(
             f"the config is for {label} (its train.env) but the env factory makes "
-            f"{made or type(env.unwrapped).__name__}; resolve the config with env set to a name of your own, such as "
-            f"resolve({{'env': 'my-env'}}), or make the env in the factory with gymnasium.make({label!r})"
+            f"{made or type(env.unwrapped).__name__}; for a new run resolve the config with a name of your own "
+            "(memb.experiments.runs.resolve({'env': 'my-env'})), for a run made so rename env in its config.json, "
+            f"or make the env in the factory with gymnasium.make({label!r})"
         )
 
 

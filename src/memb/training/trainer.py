@@ -240,10 +240,17 @@ def prepare(config: RunConfig, out: str | Path, *, env=None, overwrite=False, re
     check_out(config, out, overwrite=overwrite, resume=resume)
     source = env if env is not None else tc.env
     train_env = make_env(source)
-    check_env_label(tc.env, source, train_env)
-    eval_envs = [make_env(source if isinstance(source, str) else _fresh(source)) for _ in range(tc.eval_episodes)]
-    if len({id(e.unwrapped) for e in [train_env, *eval_envs]}) < 1 + len(eval_envs):
-        raise EnvError("the env factory returned one env twice; it must make a new env on every call")
+    eval_envs: list = []
+    try:
+        check_env_label(tc.env, source, train_env)
+        for _ in range(tc.eval_episodes):
+            eval_envs.append(make_env(source if isinstance(source, str) else _fresh(source)))
+        if len({id(e.unwrapped) for e in [train_env, *eval_envs]}) < 1 + len(eval_envs):
+            raise EnvError("the env factory returned one env twice; it must make a new env on every call")
+    except BaseException:
+        for e in {id(e.unwrapped): e for e in [train_env, *eval_envs]}.values():
+            e.close()
+        raise
     agent = agent if agent is not None else build_agent(config, train_env)
     check_buffer_fits(tc.buffer_capacity, agent.obs_dim, agent.act_dim)
     # Everything is validated: only now is the run directory made, and locked for as long as the run writes it.
