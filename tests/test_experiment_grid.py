@@ -287,6 +287,34 @@ def test_a_memb_run_written_before_unroll_rounds_after_resumes_with_its_own_sche
         classify(run, tmp_path / "r")
 
 
+def test_a_smaller_budget_skips_runs_past_it_and_refuses_runs_short_of_it_before_any_starts(tmp_path):
+    import json
+
+    from memb.experiments.launch import classify
+
+    big, small = (expand(Experiment.from_values({**TINY, "preset": "none", "steps": n}))[0] for n in (300, 150))
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text(json.dumps({**big.config.to_dict(), "versions": {"memb": "0.0"}}))
+    (tmp_path / "r" / "eval.csv").write_text("step,return_mean\n100,-1000.0\n")  # stopped at 100 of 300
+    with pytest.raises(ConfigError, match="started for 300 steps and stopped at 100, short of this budget's 150"):
+        classify(small, tmp_path / "r")
+    (tmp_path / "r" / "eval.csv").write_text("step,return_mean\n100,-1000.0\n200,-900.0\n")
+    state = classify(small, tmp_path / "r")
+    assert state.status == "skipped" and not state.resume and state.step == 200
+    assert classify(big, tmp_path / "r").resume  # the budget it was started for resumes it
+
+
+def test_find_runs_under_a_folder_named_checkpoints(tmp_path):
+    from memb.experiments.results import find_runs
+
+    run = tmp_path / "checkpoints" / "exp" / "memb" / "Pendulum-v1-s0"
+    (run / "checkpoints" / "step_100").mkdir(parents=True)
+    for d in (run, run / "checkpoints" / "step_100"):  # a checkpoint's copies of the run's files are not a run
+        (d / "config.json").write_text("{}")
+        (d / "eval.csv").write_text("step,return_mean\n")
+    assert find_runs([tmp_path / "checkpoints" / "exp"]) == [run]
+
+
 def test_vmap_seeds_trains_each_configurations_seeds_in_one_process(tmp_path):
     exp = Experiment.from_values({**TINY, "steps": 150, "envs": ["Pendulum-v1"], "seeds": "0-1", "preset": "none"})
     states = run_experiment(exp, tmp_path / "v", workers=1, progress=False, poll_s=0.2, vmap_seeds=True)

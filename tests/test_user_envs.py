@@ -135,7 +135,9 @@ def test_configs_built_in_python_are_checked_where_they_are_made():
 def test_a_factory_under_another_registered_id_is_refused_before_anything_is_written(tmp_path):
     """A config resolved for Pendulum-v1 (the default env, with its paper preset) must not train a user's env under
     that name: config.json would record the wrong env."""
-    with pytest.raises(EnvError, match="the config is for Pendulum-v1 .* makes EndlessEnv; for a new run resolve the config"):
+    with pytest.raises(
+        EnvError, match="the config is for Pendulum-v1 .* makes EndlessEnv; for a new run resolve the config"
+    ):
         train(RunConfig(agent=tiny_config()), tmp_path / "run", env=EndlessEnv, progress=False)
     assert not (tmp_path / "run").exists()
     with pytest.raises(EnvError, match="makes InvertedPendulum-v5"):

@@ -102,8 +102,17 @@ def classify(run: Run, run_dir: Path) -> RunState:
     if any(mine["agent"][k] != v for k, v in own.items()):
         state.run = dataclasses.replace(run, config=RunConfig.from_dict({**mine, "agent": {**mine["agent"], **own}}))
     state.step, state.last_return = _last_eval(run_dir)
+    steps, started_for = run.config.train.steps, saved.get("train", {}).get("steps")
     if reached_budget(run, run_dir):
         state.status = "skipped"
+    elif isinstance(started_for, int) and started_for > steps:  # a smaller budget than the run was started with
+        if state.step < steps:
+            raise cfg.ConfigError(
+                f"{run_dir} was started for {started_for} steps and stopped at {state.step}, short of this budget's "
+                f"{steps}, and a run can't resume to fewer steps; pass a budget of at least {started_for} steps, "
+                "or a new --out"
+            )
+        state.status = "skipped"  # it has evaluations at this budget: `memb report` reads them
     else:
         state.resume = True
     return state

@@ -24,7 +24,8 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
         if not path.exists():
             raise ConfigError(f"{path} does not exist; pass run directories or directories that hold them")
         candidates = [path] if (path / "config.json").is_file() else sorted(p.parent for p in path.rglob("config.json"))
-        runs += [p for p in candidates if (p / "eval.csv").is_file() and "checkpoints" not in p.parts]
+        # a run's own checkpoints hold copies of its files; a folder named so above `path` is the user's own
+        runs += [p for p in candidates if (p / "eval.csv").is_file() and "checkpoints" not in p.relative_to(path).parts]
     if not runs:
         raise ConfigError(f"no run directories (config.json with eval.csv) under {', '.join(map(str, paths))}")
     return runs
